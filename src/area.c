@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Areas (child pools): how a pool is split, the per-area lock with its
+ * contention accounting, which area a request tries first and the fallback
+ * order across areas and pools (ALGORITHM.md sections 3 and 7).
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uint64_t round_up_pow2(uint64_t v)
+{
+	uint64_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+static uint64_t round_down_pow2(uint64_t v)
+{
+	uint64_t r = 1;
+
+	while (r <= v / 2)
+		r <<= 1;
+	return r;
+}
+
+/* Areas beyond this are never useful and keep the arithmetic small. */
+#define MAX_AREAS_REQUEST (1u << 16)
+
+unsigned iotlb__nareas_for(unsigned requested, uint64_t nslots, unsigned segment_slots)
+{
+	uint64_t n = round_up_pow2(requested ? requested : 1);
+
+	if (n > MAX_AREAS_REQUEST)
+		n = MAX_AREAS_REQUEST;
+	/* Every area holds at least one whole segment (libiotlb: never 0). */
+	if (n * segment_slots > nslots) {
+		uint64_t fit = nslots / segment_slots;
+
+		n = round_down_pow2(fit ? fit : 1);
+	}
+	return (unsigned)n;
+}
+
+int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
+			const struct iotlb_lock_ops *ops)
+{
+	uint64_t seg = pool->p->segment_slots;
+	size_t align = ops->lock_align > IOTLB__CACHELINE ? ops->lock_align : IOTLB__CACHELINE;
+	size_t head = (sizeof(struct iotlb__area) + align - 1) & ~(align - 1);
+	size_t lock_bytes = (ops->lock_size + IOTLB__CACHELINE - 1) & ~(size_t)(IOTLB__CACHELINE - 1);
+	size_t stride = (head + lock_bytes + align - 1) & ~(align - 1);
+	unsigned a;
+	int err;
+
+	pool->nareas = nareas;
+	pool->area_nslots = nareas == 1 ? pool->nslots : (pool->nslots / nareas) & ~(seg - 1);
+	pool->area_stride = stride;
+	pool->lock_ops = ops;
+	pool->areas_mem = aligned_alloc(align, stride * nareas);
+	if (!pool->areas_mem)
+		return -ENOMEM;
+	memset(pool->areas_mem, 0, stride * nareas);
+	for (a = 0; a < nareas; a++) {
+		struct iotlb__area *area = iotlb__area_at(pool, a);
+
+		area->lock = (char *)area + head;
+		area->base = a * pool->area_nslots;
+		/* libiotlb: the last area also takes the remainder. */
+		area->nslots = a + 1 < nareas ? pool->area_nslots : pool->nslots - area->base;
+		err = ops->init(area->lock);
+		if (err) {
+			while (a-- > 0)
+				ops->destroy(iotlb__area_at(pool, a)->lock);
+			free(pool->areas_mem);
+			pool->areas_mem = NULL;
+			return err < 0 ? err : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void iotlb__areas_destroy(struct iotlb__pool *pool)
+{
+	if (!pool->areas_mem)
+		return;
+	for (unsigned a = 0; a < pool->nareas; a++)
+		pool->lock_ops->destroy(iotlb__area_at(pool, a)->lock);
+	free(pool->areas_mem);
+	pool->areas_mem = NULL;
+}
+
+unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot)
+{
+	uint64_t a;
+
+	if (pool->nareas == 1)
+		return 0;
+	a = slot / pool->area_nslots;
+	return (unsigned)(a < pool->nareas - 1 ? a : pool->nareas - 1);
+}
+
+void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
+{
+	const struct iotlb_lock_ops *ops = pool->lock_ops;
+	uint64_t start, waited;
+
+	if (ops->trylock && ops->trylock(area->lock, ctx)) {
+		IOTLB__BUMP(&area->lc.acquisitions, 1);
+		return;
+	}
+	if (!ops->trylock) {
+		/* Without a try, contention cannot be told apart: count only. */
+		ops->lock(area->lock, ctx);
+		IOTLB__BUMP(&area->lc.acquisitions, 1);
+		return;
+	}
+	/* Only a contended acquisition pays for the clock. */
+	start = iotlb__now_ns();
+	ops->lock(area->lock, ctx);
+	waited = iotlb__now_ns() - start;
+	IOTLB__BUMP(&area->lc.acquisitions, 1);
+	IOTLB__BUMP(&area->lc.contended, 1);
+	IOTLB__BUMP(&area->lc.wait_ns, waited);
+	if (waited > IOTLB__LOAD(&area->lc.wait_max_ns))
+		IOTLB__STORE(&area->lc.wait_max_ns, waited);
+}
+
+void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
+{
+	pool->lock_ops->unlock(area->lock, ctx);
+}
+
+/* A small number per thread, handed out in order of first use. */
+static uint64_t thread_counter;
+static __thread unsigned thread_number;
+static __thread bool thread_numbered;
+
+unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue)
+{
+	int cpu;
+
+	if (queue >= 0)
+		return (unsigned)queue;
+	switch (mem->cfg.select) {
+	case IOTLB_SELECT_THREAD:
+		if (!thread_numbered) {
+			thread_number = (unsigned)__atomic_fetch_add(&thread_counter, 1,
+								      __ATOMIC_RELAXED);
+			thread_numbered = true;
+		}
+		return thread_number;
+	case IOTLB_SELECT_ROUND_ROBIN:
+		return (unsigned)__atomic_fetch_add(&mem->rr_counter, 1, __ATOMIC_RELAXED);
+	case IOTLB_SELECT_CPU:
+	default:
+		cpu = sched_getcpu();
+		return cpu < 0 ? 0 : (unsigned)cpu;
+	}
+}
+
+int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotlb__req *req,
+		       struct iotlb__pool **pool_out, uint64_t *slot_out)
+{
+	unsigned max_nareas = IOTLB__LOAD(&d->max_nareas);
+	unsigned attempts = 0;
+
+	/* Area-major: the k-th choice of every pool before the (k+1)-th of any. */
+	for (unsigned k = 0; k < max_nareas; k++) {
+		for (struct iotlb__pool *pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE);
+		     pool; pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
+			int64_t slot;
+
+			if (k >= pool->nareas)
+				continue;
+			/* Counted once per request whose first choice could not serve it. */
+			if (attempts++ == 1)
+				IOTLB__ADD(&d->area_fallbacks, 1);
+			slot = iotlb__area_find(pool, (hint + k) & (pool->nareas - 1), req);
+			if (slot >= 0) {
+				*pool_out = pool;
+				*slot_out = (uint64_t)slot;
+				return 0;
+			}
+		}
+	}
+	return -ENOSPC;
+}

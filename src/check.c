@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The invariant checker: recomputes what the incremental bookkeeping must
+ * equal (free runs from occupancy, used counts from slot kinds) and checks
+ * that every allocation is well formed. Used by tests and debug builds.
+ */
+#include <stdio.h>
+
+#include "internal.h"
+
+#define FAIL(...)                                           \
+	do {                                                \
+		if (why)                                    \
+			snprintf(why, why_len, __VA_ARGS__); \
+		return -EFAULT;                             \
+	} while (0)
+
+static bool is_start(uint8_t kind)
+{
+	return kind == IOTLB__SLOT_PAD || kind == IOTLB__SLOT_MAP_HEAD ||
+	       kind == IOTLB__SLOT_COHERENT_HEAD;
+}
+
+/* Checks one allocation starting at `s`; returns its length in slots via *len. */
+static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t *len,
+			    char *why, size_t why_len)
+{
+	const struct iotlb_mem_params *p = pool->p;
+	const struct iotlb__slot *first = &pool->slots[s];
+	uint64_t pads = 0, n = 1, lo, hi;
+	uint64_t a = (uint64_t)first->alloc_size;
+
+	while (s + pads < pool->nslots && pool->slots[s + pads].kind == IOTLB__SLOT_PAD)
+		pads++;
+	if (first->kind == IOTLB__SLOT_PAD) {
+		if (s + pads >= pool->nslots || pool->slots[s + pads].kind != IOTLB__SLOT_MAP_HEAD)
+			FAIL("slot %llu: padding not followed by a mapping", (unsigned long long)s);
+		if (pool->slots[s + pads].pad_slots != pads)
+			FAIL("slot %llu: pad_slots %u, %llu padding slots", (unsigned long long)(s + pads),
+			     pool->slots[s + pads].pad_slots, (unsigned long long)pads);
+		n = pads + 1;
+	}
+	while (s + n < pool->nslots && !is_start(pool->slots[s + n].kind) &&
+	       pool->slots[s + n].kind != IOTLB__SLOT_FREE &&
+	       pool->slots[s + n].kind != IOTLB__SLOT_CARVED)
+		n++;
+	for (uint64_t j = 1; j < n; j++) {
+		const struct iotlb__slot *prev = &pool->slots[s + j - 1], *cur = &pool->slots[s + j];
+
+		if (cur->owner != first->owner)
+			FAIL("slot %llu: owner changes inside an allocation", (unsigned long long)(s + j));
+		if (cur->alloc_size != prev->alloc_size - (int64_t)p->slot_size)
+			FAIL("slot %llu: alloc_size %lld after %lld", (unsigned long long)(s + j),
+			     (long long)cur->alloc_size, (long long)prev->alloc_size);
+		if (prev->kind != IOTLB__SLOT_PAD && cur->orig != prev->orig + p->slot_size)
+			FAIL("slot %llu: orig does not follow", (unsigned long long)(s + j));
+	}
+	/* n = ceil((alloc_size + offset) / slot) for some offset in [0, slot). */
+	lo = (a + p->slot_size - 1) >> p->slot_shift;
+	hi = (a + 2 * p->slot_size - 2) >> p->slot_shift;
+	if (n < lo || n > hi)
+		FAIL("slot %llu: %llu slots for alloc_size %llu", (unsigned long long)s,
+		     (unsigned long long)n, (unsigned long long)a);
+	if (s / p->segment_slots != (s + n - 1) / p->segment_slots)
+		FAIL("slot %llu: allocation of %llu slots crosses a segment", (unsigned long long)s,
+		     (unsigned long long)n);
+	if (iotlb__area_of_slot(pool, s) != iotlb__area_of_slot(pool, s + n - 1))
+		FAIL("slot %llu: allocation crosses an area", (unsigned long long)s);
+	*len = n;
+	return 0;
+}
+
+int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
+{
+	const struct iotlb_mem_params *p = pool->p;
+	uint64_t run = 0;
+	int err;
+
+	/* Free runs, recomputed backwards from occupancy. */
+	for (uint64_t i = pool->nslots; i-- > 0;) {
+		const struct iotlb__slot *s = &pool->slots[i];
+		bool segment_end = (i + 1) % p->segment_slots == 0 || i + 1 == pool->nslots;
+
+		if (s->kind == IOTLB__SLOT_FREE) {
+			run = segment_end ? 1 : run + 1;
+			if (s->orig || s->alloc_size || s->pad_slots || s->owner)
+				FAIL("slot %llu: free slot with metadata", (unsigned long long)i);
+		} else {
+			run = 0;
+			if (!s->owner)
+				FAIL("slot %llu: allocated without owner", (unsigned long long)i);
+		}
+		if (pool->list[i] != run)
+			FAIL("slot %llu: list %u, occupancy says %llu", (unsigned long long)i,
+			     pool->list[i], (unsigned long long)run);
+	}
+	/* Areas: used equals occupancy, cursor in range. */
+	for (unsigned a = 0; a < pool->nareas; a++) {
+		const struct iotlb__area *area = iotlb__area_at(pool, a);
+		uint64_t used = 0;
+
+		for (uint64_t i = area->base; i < area->base + area->nslots; i++)
+			used += pool->slots[i].kind != IOTLB__SLOT_FREE;
+		if (used != area->used)
+			FAIL("area %u: used %llu, occupancy says %llu", a,
+			     (unsigned long long)area->used, (unsigned long long)used);
+		if (area->index >= area->nslots)
+			FAIL("area %u: cursor %llu of %llu", a, (unsigned long long)area->index,
+			     (unsigned long long)area->nslots);
+		if (a + 1 < pool->nareas && area->base + area->nslots != iotlb__area_at(pool, a + 1)->base)
+			FAIL("area %u: areas do not tile the pool", a);
+	}
+	/* Allocations are well formed. */
+	for (uint64_t i = 0; i < pool->nslots;) {
+		uint8_t kind = pool->slots[i].kind;
+		uint64_t len = 1;
+
+		if (is_start(kind)) {
+			err = check_allocation(pool, i, &len, why, why_len);
+			if (err)
+				return err;
+		} else if (kind != IOTLB__SLOT_FREE && kind != IOTLB__SLOT_CARVED) {
+			FAIL("slot %llu: kind %u outside any allocation", (unsigned long long)i, kind);
+		}
+		i += len;
+	}
+	return 0;
+}
+
+static int check_domain(const struct iotlb__domain *d, char *why, size_t why_len)
+{
+	const struct iotlb__pool *pool;
+	uint64_t used = 0, nslots = 0, npools = 0;
+	int err;
+
+	for (pool = d->pools; pool; pool = pool->next) {
+		err = iotlb__check_pool(pool, why, why_len);
+		if (err)
+			return err;
+		used += iotlb__pool_used(pool);
+		nslots += pool->nslots;
+		npools++;
+	}
+	for (pool = d->transient; pool; pool = pool->next) {
+		err = iotlb__check_pool(pool, why, why_len);
+		if (err)
+			return err;
+		used += iotlb__pool_used(pool);
+	}
+	if (used != d->used)
+		FAIL("domain used %llu, areas say %llu", (unsigned long long)d->used,
+		     (unsigned long long)used);
+	if (nslots != d->nslots || npools != d->npools)
+		FAIL("domain nslots/npools %llu/%llu, pools say %llu/%llu",
+		     (unsigned long long)d->nslots, (unsigned long long)d->npools,
+		     (unsigned long long)nslots, (unsigned long long)npools);
+	return 0;
+}
+
+int iotlb__check_mem(const struct iotlb_mem *mem, char *why, size_t why_len)
+{
+	if (!mem)
+		return -EINVAL;
+	return check_domain(&mem->shared, why, why_len);
+}
+
+int iotlb__check_dev(const struct iotlb_dev *dev, char *why, size_t why_len)
+{
+	if (!dev)
+		return -EINVAL;
+	return check_domain(dev->domain, why, why_len);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices: their DMA constraints (masks), the domain they map from, and the
+ * address queries that do not allocate.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
+{
+	if (!c->seg_boundary_mask)
+		c->seg_boundary_mask = UINT64_MAX;
+	if (!iotlb__is_mask(c->min_align_mask) || !iotlb__is_mask(c->alloc_align_mask) ||
+	    !iotlb__is_mask(c->seg_boundary_mask))
+		return -EINVAL;
+	if (c->seg_boundary_mask < mem->p.slot_size - 1)
+		return -EINVAL;
+	/* Alignment is judged on the boundary-masked address (ALGORITHM.md 5.1):
+	 * a smaller boundary mask would silently break the guarantees. */
+	if (c->seg_boundary_mask < c->min_align_mask ||
+	    c->seg_boundary_mask < c->alloc_align_mask)
+		return -EINVAL;
+	return 0;
+}
+
+int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
+		     struct iotlb_dev **out)
+{
+	struct iotlb_dev_config c;
+	struct iotlb_dev *dev;
+	int err;
+
+	if (!mem || !cfg || !out)
+		return -EINVAL;
+	err = iotlb__copy_versioned(&c, sizeof(c), cfg);
+	if (err)
+		return err;
+	err = check_masks(mem, &c);
+	if (err)
+		return err;
+	if (c.private_size)
+		return -ENOTSUP; /* private pools: see IO TLB blocks */
+	dev = aligned_alloc(IOTLB__CACHELINE, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	memset(dev, 0, sizeof(*dev));
+	dev->mem = mem;
+	dev->domain = &mem->shared;
+	dev->min_align_mask = c.min_align_mask;
+	dev->alloc_align_mask = c.alloc_align_mask;
+	dev->seg_boundary_mask = c.seg_boundary_mask;
+	dev->nqueues = c.nqueues ? c.nqueues : 1;
+	dev->id = __atomic_fetch_add(&mem->next_dev_id, 1, __ATOMIC_RELAXED);
+	IOTLB__ADD(&mem->ndevs, 1);
+	*out = dev;
+	return 0;
+}
+
+int iotlb_dev_destroy(struct iotlb_dev *dev)
+{
+	if (!dev)
+		return -EINVAL;
+	if (IOTLB__LOAD(&dev->live))
+		return -EBUSY;
+	__atomic_fetch_sub(&dev->mem->ndevs, 1, __ATOMIC_RELAXED);
+	free(dev);
+	return 0;
+}
+
+size_t iotlb_max_mapping_size(const struct iotlb_dev *dev)
+{
+	const struct iotlb_mem_params *p;
+	uint64_t segment_bytes, reserve = 0;
+
+	if (!dev)
+		return 0;
+	p = &dev->mem->p;
+	segment_bytes = (uint64_t)p->segment_slots << p->slot_shift;
+	/* Worst case over all originals (ALGORITHM.md 5.5). */
+	if (dev->min_align_mask)
+		reserve = (dev->min_align_mask + p->slot_size - 1) & ~(p->slot_size - 1);
+	return reserve < segment_bytes ? (size_t)(segment_bytes - reserve) : 0;
+}
+
+void *iotlb_dma_to_virt(const struct iotlb_dev *dev, uint64_t dma)
+{
+	struct iotlb__pool *pool;
+	void *va = NULL;
+
+	if (!dev)
+		return NULL;
+	iotlb__read_lock();
+	pool = iotlb__domain_find_pool(dev->domain, dma);
+	if (pool)
+		va = pool->vaddr + (dma - pool->dma_addr);
+	iotlb__read_unlock();
+	return va;
+}
+
+bool iotlb_is_bounce(const struct iotlb_dev *dev, uint64_t dma)
+{
+	return iotlb_dma_to_virt(dev, dma) != NULL;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Error names: one table yields the text of every code the library returns.
+ */
+#include "internal.h"
+
+#define IOTLB__ERRORS(X)                                                         \
+	X(EINVAL, "invalid argument")                                           \
+	X(E2BIG, "request too big to ever be served")                          \
+	X(ENOSPC, "swiotlb buffer is full")                                    \
+	X(ENOENT, "not a live mapping or allocation of this device")           \
+	X(EBUSY, "still in use")                                               \
+	X(ENOMEM, "out of memory for library metadata")                        \
+	X(ENOTSUP, "not supported")                                            \
+	X(EFAULT, "internal state inconsistent")
+
+const char *iotlb_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	if (err < 0)
+		err = -err;
+	switch (err) {
+#define IOTLB__ERROR_CASE(code, text) \
+	case code:                    \
+		return #code ": " text;
+		IOTLB__ERRORS(IOTLB__ERROR_CASE)
+#undef IOTLB__ERROR_CASE
+	default:
+		return "unknown error";
+	}
+}

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Allocator lifetime: configuration checks and defaults, the shared pool
+ * list (newest first, read under RCU, changed under writer_lock), and the
+ * mem-wide used / high-water counters.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define KNOWN_MEM_FLAGS (IOTLB_MEM_GROW | IOTLB_MEM_SCRUB)
+
+static int apply_defaults(struct iotlb_mem_config *c, struct iotlb_mem_params *p)
+{
+	if (!c->slot_shift)
+		c->slot_shift = 11;
+	if (!c->segment_slots)
+		c->segment_slots = 128;
+	if (!c->block_slots)
+		c->block_slots = 1024;
+	if (!c->page_size)
+		c->page_size = 4096;
+	if (!c->nareas) {
+		long cpus = sysconf(_SC_NPROCESSORS_CONF);
+
+		c->nareas = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	if (!c->grow_size)
+		c->grow_size = c->size;
+
+	if (c->slot_shift < 4 || c->slot_shift > 30)
+		return -EINVAL;
+	if (!iotlb__is_pow2(c->segment_slots) || c->segment_slots > (1u << 24))
+		return -EINVAL;
+	if (!iotlb__is_pow2(c->block_slots) || c->block_slots % c->segment_slots)
+		return -EINVAL;
+	if (!iotlb__is_pow2(c->page_size) || c->page_size < ((size_t)1 << c->slot_shift))
+		return -EINVAL;
+	p->slot_shift = c->slot_shift;
+	p->slot_size = (uint64_t)1 << c->slot_shift;
+	p->segment_slots = c->segment_slots;
+	p->block_slots = c->block_slots;
+	p->page_size = c->page_size;
+	return 0;
+}
+
+/* Checks a region against the parameters: aligned, whole slots, no wrap. */
+static int check_region(const struct iotlb_mem_params *p, const void *vaddr, uint64_t dma,
+			size_t size)
+{
+	uintptr_t va = (uintptr_t)vaddr;
+
+	if (!vaddr || size < p->slot_size || size % p->slot_size)
+		return -EINVAL;
+	if ((va & (p->page_size - 1)) || (dma & (p->page_size - 1)))
+		return -EINVAL;
+	if (va + size < va || dma + size < dma)
+		return -EINVAL;
+	return 0;
+}
+
+static int resolve_lock(struct iotlb_mem *mem)
+{
+	const struct iotlb_mem_config *c = &mem->cfg;
+	const struct iotlb_lock_ops *ops;
+	int err;
+
+	if ((unsigned)c->lock > IOTLB_LOCK_CUSTOM)
+		return -EINVAL;
+	if (c->lock == IOTLB_LOCK_CUSTOM) {
+		err = iotlb__lock_ops_check(c->lock_ops);
+		if (err)
+			return err;
+		memset(&mem->lock_ops, 0, sizeof(mem->lock_ops));
+		memcpy(&mem->lock_ops, c->lock_ops,
+		       c->lock_ops->struct_size < sizeof(mem->lock_ops) ? c->lock_ops->struct_size
+									 : sizeof(mem->lock_ops));
+		return 0;
+	}
+	if (c->lock_ops)
+		return -EINVAL;
+	ops = iotlb__lock_builtin(c->lock);
+	if (!ops)
+		return -ENOTSUP;
+	mem->lock_ops = *ops;
+	return 0;
+}
+
+static int check_config(struct iotlb_mem *mem)
+{
+	struct iotlb_mem_config *c = &mem->cfg;
+	int err;
+
+	err = apply_defaults(c, &mem->p);
+	if (err)
+		return err;
+	err = check_region(&mem->p, c->vaddr, c->dma_addr, c->size);
+	if (err)
+		return err;
+	if ((unsigned)c->select > IOTLB_SELECT_ROUND_ROBIN)
+		return -EINVAL;
+	if (c->flags & ~KNOWN_MEM_FLAGS)
+		return -EINVAL;
+	if ((c->flags & IOTLB_MEM_GROW) &&
+	    (!c->region_ops || !c->region_ops->alloc || !c->region_ops->free))
+		return -EINVAL;
+	if (c->grow_size % mem->p.slot_size)
+		return -EINVAL;
+	return resolve_lock(mem);
+}
+
+int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
+{
+	struct iotlb_mem *mem;
+	struct iotlb__pool *pool;
+	int err;
+
+	if (!cfg || !out)
+		return -EINVAL;
+	mem = aligned_alloc(IOTLB__CACHELINE, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	memset(mem, 0, sizeof(*mem));
+	err = iotlb__copy_versioned(&mem->cfg, sizeof(mem->cfg), cfg);
+	if (!err)
+		err = check_config(mem);
+	if (!err && (mem->cfg.flags & IOTLB_MEM_GROW))
+		err = -ENOTSUP; /* growth: see the growable allocator */
+	if (err)
+		goto fail;
+	err = iotlb__pool_create(&mem->p, &mem->lock_ops, mem->cfg.vaddr, mem->cfg.dma_addr,
+				 mem->cfg.size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
+	if (err)
+		goto fail;
+	if (pthread_mutex_init(&mem->writer_lock, NULL)) {
+		iotlb__pool_destroy(pool);
+		err = -ENOMEM;
+		goto fail;
+	}
+	mem->next_dev_id = 1;
+	iotlb__domain_add_pool(&mem->shared, pool);
+	pool->index = mem->next_pool_index++;
+	*out = mem;
+	return 0;
+fail:
+	free(mem);
+	return err;
+}
+
+static void destroy_pool_list(struct iotlb__pool *pool)
+{
+	while (pool) {
+		struct iotlb__pool *next = pool->next;
+
+		iotlb__pool_destroy(pool);
+		pool = next;
+	}
+}
+
+int iotlb_mem_destroy(struct iotlb_mem *mem)
+{
+	if (!mem)
+		return -EINVAL;
+	if (IOTLB__LOAD(&mem->ndevs))
+		return -EBUSY;
+	/* Deferred frees may still point into our pools. */
+	iotlb__grace_period_barrier();
+	destroy_pool_list(mem->shared.pools);
+	destroy_pool_list(mem->shared.transient);
+	pthread_mutex_destroy(&mem->writer_lock);
+	free(mem);
+	return 0;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool overlaps_any(const struct iotlb__pool *pool, const void *vaddr, uint64_t dma,
+			 size_t size)
+{
+	for (; pool; pool = pool->next) {
+		uint64_t bytes = pool->end_dma - pool->dma_addr;
+
+		if (overlaps(pool->dma_addr, bytes, dma, size) ||
+		    overlaps((uintptr_t)pool->vaddr, bytes, (uintptr_t)vaddr, size))
+			return true;
+	}
+	return false;
+}
+
+int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, size_t size)
+{
+	struct iotlb__pool *pool;
+	int err;
+
+	if (!mem)
+		return -EINVAL;
+	err = check_region(&mem->p, vaddr, dma_addr, size);
+	if (err)
+		return err;
+	pthread_mutex_lock(&mem->writer_lock);
+	if (overlaps_any(mem->shared.pools, vaddr, dma_addr, size) ||
+	    overlaps_any(mem->shared.transient, vaddr, dma_addr, size)) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = iotlb__pool_create(&mem->p, &mem->lock_ops, vaddr, dma_addr,
+				 size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
+	if (err)
+		goto out;
+	pool->index = mem->next_pool_index++;
+	iotlb__domain_add_pool(&mem->shared, pool);
+out:
+	pthread_mutex_unlock(&mem->writer_lock);
+	return err;
+}
+
+void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
+{
+	pool->domain = d;
+	pool->next = d->pools;
+	IOTLB__STORE(&d->nslots, d->nslots + pool->nslots);
+	IOTLB__STORE(&d->npools, d->npools + 1);
+	if (pool->nareas > d->max_nareas)
+		IOTLB__STORE(&d->max_nareas, pool->nareas);
+	/* Publish only a fully built pool. */
+	__atomic_store_n(&d->pools, pool, __ATOMIC_RELEASE);
+}
+
+struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__domain *d, uint64_t dma)
+{
+	struct iotlb__pool *pool;
+
+	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
+	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
+		if (iotlb__pool_contains(pool, dma))
+			return pool;
+	for (pool = __atomic_load_n(&d->transient, __ATOMIC_ACQUIRE); pool;
+	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
+		if (iotlb__pool_contains(pool, dma))
+			return pool;
+	return NULL;
+}
+
+void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n)
+{
+	uint64_t used = __atomic_add_fetch(&d->used, n, __ATOMIC_RELAXED);
+	uint64_t hi = IOTLB__LOAD(&d->used_hiwater);
+
+	while (used > hi &&
+	       !__atomic_compare_exchange_n(&d->used_hiwater, &hi, used, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n)
+{
+	__atomic_sub_fetch(&d->used, n, __ATOMIC_RELAXED);
+}
+
+int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value)
+{
+	if (!mem || value != 0)
+		return -EINVAL;
+	IOTLB__STORE(&mem->shared.used_hiwater, 0);
+	return 0;
+}
