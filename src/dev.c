@@ -40,8 +40,6 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	err = check_masks(mem, &c);
 	if (err)
 		return err;
-	if (c.private_size)
-		return -ENOTSUP; /* private pools: see IO TLB blocks */
 	dev = aligned_alloc(IOTLB__CACHELINE, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
@@ -53,6 +51,13 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	dev->seg_boundary_mask = c.seg_boundary_mask;
 	dev->nqueues = c.nqueues ? c.nqueues : 1;
 	dev->id = __atomic_fetch_add(&mem->next_dev_id, 1, __ATOMIC_RELAXED);
+	if (c.private_size) {
+		err = iotlb__private_create(dev, c.private_size, dev->nqueues);
+		if (err) {
+			free(dev);
+			return err;
+		}
+	}
 	IOTLB__ADD(&mem->ndevs, 1);
 	*out = dev;
 	return 0;
@@ -64,6 +69,7 @@ int iotlb_dev_destroy(struct iotlb_dev *dev)
 		return -EINVAL;
 	if (IOTLB__LOAD(&dev->live))
 		return -EBUSY;
+	iotlb__private_destroy(dev);
 	__atomic_fetch_sub(&dev->mem->ndevs, 1, __ATOMIC_RELAXED);
 	free(dev);
 	return 0;

@@ -243,6 +243,7 @@ struct iotlb_dev {
 	uint64_t seg_boundary_mask;
 	unsigned nqueues;
 	uint64_t live;                   /* live mappings + allocations (atomic) */
+	unsigned char *carve_ctx;        /* lock contexts for carving (private only) */
 	struct iotlb__domain private_domain;
 };
 
@@ -265,7 +266,15 @@ IOTLB__HIDDEN void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb_
 IOTLB__HIDDEN void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n);
 IOTLB__HIDDEN void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n);
 
-/* ------------------------------------------------------------------ select.c */
+/* ------------------------------------------------------------------ block.c */
+
+/* Carves a private pool for `dev` (ALGORITHM.md 6); -ENOSPC, -E2BIG, -ENOMEM. */
+IOTLB__HIDDEN int iotlb__private_create(struct iotlb_dev *dev, size_t private_size,
+					unsigned nqueues);
+/* Gives the blocks back; the device must have nothing live. */
+IOTLB__HIDDEN void iotlb__private_destroy(struct iotlb_dev *dev);
+
+/* ------------------------------------------------------------------ area.c (choice) */
 
 /* Area hint for a request: the queue if given, else the mem's policy. */
 IOTLB__HIDDEN unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue);

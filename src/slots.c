@@ -88,6 +88,9 @@ void iotlb__slots_return(struct iotlb__pool *pool, uint64_t s, uint64_t n)
 	for (uint64_t i = next; i-- > s;) {
 		struct iotlb__slot *slot = &pool->slots[i];
 
+		/* A range of whole blocks spans segments: each run stops at its end. */
+		if (segment_offset(pool, i) == seg - 1)
+			count = 0;
 		pool->list[i] = ++count;
 		slot->orig = 0;
 		slot->alloc_size = 0;

@@ -134,7 +134,11 @@ struct iotlb_mem_config {
 	void *log_ctx;
 };
 
+#ifdef __cplusplus
 #define IOTLB_MEM_CONFIG_INIT { sizeof(struct iotlb_mem_config) }
+#else
+#define IOTLB_MEM_CONFIG_INIT { .struct_size = sizeof(struct iotlb_mem_config) }
+#endif
 
 struct iotlb_dev_config {
 	size_t struct_size;         /* set by IOTLB_DEV_CONFIG_INIT */
@@ -145,7 +149,11 @@ struct iotlb_dev_config {
 	unsigned nqueues;           /* child pools of a private pool; 0 -> 1 */
 };
 
+#ifdef __cplusplus
 #define IOTLB_DEV_CONFIG_INIT { sizeof(struct iotlb_dev_config) }
+#else
+#define IOTLB_DEV_CONFIG_INIT { .struct_size = sizeof(struct iotlb_dev_config) }
+#endif
 
 struct iotlb_mem;
 struct iotlb_dev;

@@ -52,7 +52,11 @@ struct iotlb_stats {
 };
 
 /* Brace initializer usable in C and C++: struct iotlb_stats s = IOTLB_STATS_INIT; */
+#ifdef __cplusplus
 #define IOTLB_STATS_INIT { sizeof(struct iotlb_stats) }
+#else
+#define IOTLB_STATS_INIT { .struct_size = sizeof(struct iotlb_stats) }
+#endif
 
 /* Per-area (child pool) figures, read with iotlb_mem_area_stats / iotlb_dev_area_stats. */
 #define IOTLB_AREA_STATS_FIELDS(X)                                              \
@@ -72,7 +76,11 @@ struct iotlb_area_stats {
 #undef IOTLB_STATS_FIELD_
 };
 
+#ifdef __cplusplus
 #define IOTLB_AREA_STATS_INIT { sizeof(struct iotlb_area_stats) }
+#else
+#define IOTLB_AREA_STATS_INIT { .struct_size = sizeof(struct iotlb_area_stats) }
+#endif
 
 #ifdef __cplusplus
 }
