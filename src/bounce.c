@@ -59,6 +59,11 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		return -E2BIG;
 	}
 	err = iotlb__domain_find(d, iotlb__select_hint(dev->mem, queue), req, pool, slot);
+	if (err && d == &dev->mem->shared && (dev->mem->cfg.flags & IOTLB_MEM_GROW)) {
+		/* Grow in the background; serve this request right now. */
+		iotlb__grow_request(dev->mem);
+		err = iotlb__transient_take(dev->mem, req, pool, slot);
+	}
 	if (err) {
 		IOTLB__ADD(&d->fail_nospace, 1);
 		log_full(dev, req->alloc_size, attrs);
@@ -201,6 +206,8 @@ static int release(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t hea
 	if (!err) {
 		iotlb__domain_used_sub(pool->domain, n);
 		__atomic_fetch_sub(&dev->live, 1, __ATOMIC_RELAXED);
+		if (pool->transient)
+			iotlb__transient_retire(pool);
 	}
 	return err;
 }

@@ -173,6 +173,10 @@ struct iotlb__pool {
 	uint32_t index;              /* creation order, for area stats */
 	bool transient;              /* serves one request, freed after its unmap */
 	bool from_provider;          /* region came from region_ops->alloc */
+	/* the provider's region, handed back whole (it may start before vaddr) */
+	void *region;
+	uint64_t region_dma;
+	size_t region_size;
 	/* private pools: where the range sits in the shared pool */
 	struct iotlb__pool *parent;
 	uint64_t parent_slot;
@@ -216,8 +220,8 @@ struct iotlb__domain {
 	uint64_t used_hiwater;
 	uint64_t fail_nospace, fail_too_big, area_fallbacks;
 	uint64_t grow_attempts, grow_failures;
-	/* counters of pools already removed (transient pools) */
-	uint64_t retired[8] __attribute__((aligned(IOTLB__CACHELINE)));
+	/* activity counters of pools already removed (transient pools) */
+	struct iotlb_stats retired __attribute__((aligned(IOTLB__CACHELINE)));
 };
 
 struct iotlb_mem {
@@ -226,6 +230,11 @@ struct iotlb_mem {
 	struct iotlb_lock_ops lock_ops;  /* copy: the caller's table may go away */
 	struct iotlb__domain shared;
 	pthread_mutex_t writer_lock;     /* pool list and device list changes */
+	/* growth worker (IOTLB_MEM_GROW) */
+	pthread_t grow_thread;
+	pthread_mutex_t grow_lock;
+	pthread_cond_t grow_cond;
+	bool grow_requested, grow_stop, grow_running;
 	uint64_t ndevs;                  /* live devices (atomic) */
 	uint32_t next_dev_id;            /* atomic */
 	unsigned nareas_req;             /* requested areas, 0 resolved to CPUs */
@@ -265,6 +274,25 @@ IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__do
 IOTLB__HIDDEN void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool);
 IOTLB__HIDDEN void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n);
 IOTLB__HIDDEN void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n);
+
+/* ------------------------------------------------------------------ grow.c */
+
+IOTLB__HIDDEN int iotlb__grow_start(struct iotlb_mem *mem);
+IOTLB__HIDDEN void iotlb__grow_stop(struct iotlb_mem *mem);
+/* Asks the worker for one more pool; never blocks on the provider. */
+IOTLB__HIDDEN void iotlb__grow_request(struct iotlb_mem *mem);
+/* Serves `req` from a fresh one-area pool of its own (ALGORITHM.md 7). */
+IOTLB__HIDDEN int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
+					struct iotlb__pool **pool_out, uint64_t *slot_out);
+/* Called after a transient pool's allocation was released. */
+IOTLB__HIDDEN void iotlb__transient_retire(struct iotlb__pool *pool);
+/* Hands a provider pool's region back and frees the pool. */
+IOTLB__HIDDEN void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool);
+/* Can `req` start at the slot with device address `addr` (alignment, boundary)? */
+IOTLB__HIDDEN bool iotlb__req_fits_at(const struct iotlb_mem_params *p,
+				      const struct iotlb__req *req, uint64_t addr);
+IOTLB__HIDDEN uint64_t iotlb__req_stride(const struct iotlb_mem_params *p,
+					 const struct iotlb__req *req);
 
 /* ------------------------------------------------------------------ block.c */
 
@@ -307,6 +335,9 @@ iotlb__log(const struct iotlb_mem *mem, int level, const char *fmt, ...);
 /* ------------------------------------------------------------------ stats.c */
 
 IOTLB__HIDDEN void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s);
+/* Adds a pool's per-area activity counters into `s` (atomically if asked). */
+IOTLB__HIDDEN void iotlb__pool_fold_counters(const struct iotlb__pool *pool,
+					     struct iotlb_stats *s, bool atomic);
 IOTLB__HIDDEN void iotlb__area_stats_fill(const struct iotlb__pool *pool, unsigned a,
 					  struct iotlb_area_stats *s);
 

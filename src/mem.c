@@ -126,8 +126,6 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 	err = iotlb__copy_versioned(&mem->cfg, sizeof(mem->cfg), cfg);
 	if (!err)
 		err = check_config(mem);
-	if (!err && (mem->cfg.flags & IOTLB_MEM_GROW))
-		err = -ENOTSUP; /* growth: see the growable allocator */
 	if (err)
 		goto fail;
 	err = iotlb__pool_create(&mem->p, &mem->lock_ops, mem->cfg.vaddr, mem->cfg.dma_addr,
@@ -139,6 +137,14 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 		err = -ENOMEM;
 		goto fail;
 	}
+	if (mem->cfg.flags & IOTLB_MEM_GROW) {
+		err = iotlb__grow_start(mem);
+		if (err) {
+			pthread_mutex_destroy(&mem->writer_lock);
+			iotlb__pool_destroy(pool);
+			goto fail;
+		}
+	}
 	mem->next_dev_id = 1;
 	iotlb__domain_add_pool(&mem->shared, pool);
 	pool->index = mem->next_pool_index++;
@@ -149,12 +155,12 @@ fail:
 	return err;
 }
 
-static void destroy_pool_list(struct iotlb__pool *pool)
+static void destroy_pool_list(struct iotlb_mem *mem, struct iotlb__pool *pool)
 {
 	while (pool) {
 		struct iotlb__pool *next = pool->next;
 
-		iotlb__pool_destroy(pool);
+		iotlb__pool_free_region(mem, pool);
 		pool = next;
 	}
 }
@@ -165,10 +171,11 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 		return -EINVAL;
 	if (IOTLB__LOAD(&mem->ndevs))
 		return -EBUSY;
-	/* Deferred frees may still point into our pools. */
+	iotlb__grow_stop(mem);
+	/* Transient pools waiting for their grace period go back first. */
 	iotlb__grace_period_barrier();
-	destroy_pool_list(mem->shared.pools);
-	destroy_pool_list(mem->shared.transient);
+	destroy_pool_list(mem, mem->shared.pools);
+	destroy_pool_list(mem, mem->shared.transient);
 	pthread_mutex_destroy(&mem->writer_lock);
 	free(mem);
 	return 0;

@@ -125,6 +125,29 @@ static struct search_masks search_masks(const struct iotlb__pool *pool,
 	return m;
 }
 
+uint64_t iotlb__req_stride(const struct iotlb_mem_params *p, const struct iotlb__req *req)
+{
+	struct iotlb__pool fake = { .p = p };
+
+	return search_masks(&fake, req).stride;
+}
+
+bool iotlb__req_fits_at(const struct iotlb_mem_params *p, const struct iotlb__req *req,
+			uint64_t addr)
+{
+	struct iotlb__pool fake = { .p = p };
+	struct search_masks m = search_masks(&fake, req);
+	uint64_t tbl = addr & req->seg_boundary_mask;
+	uint64_t max_slots = (req->seg_boundary_mask >> p->slot_shift) + 1;
+	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
+
+	if (tbl & m.alloc_align)
+		return false;
+	if (!req->coherent && (tbl & m.iotlb_align) != (req->orig & m.iotlb_align))
+		return false;
+	return ((tbl >> p->slot_shift) & (max_slots - 1)) + nslots <= max_slots;
+}
+
 /* Does [slot, slot + n) cross a seg_boundary_mask boundary? */
 static inline bool crosses_boundary(uint64_t tbl_slot, uint64_t slot, uint64_t n,
 				    uint64_t max_slots)

@@ -8,25 +8,36 @@
 
 #include "internal.h"
 
-static void add_pool(const struct iotlb__pool *pool, struct iotlb_stats *s)
+/* The per-area activity counters, and where they go in struct iotlb_stats. */
+#define AREA_COUNTERS(X)                                  \
+	X(maps, maps)                                     \
+	X(unmaps, unmaps)                                 \
+	X(allocs, allocs)                                 \
+	X(frees, frees)                                   \
+	X(syncs, syncs)                                   \
+	X(bounced_to_device, bounced_to_device)           \
+	X(bounced_to_cpu, bounced_to_cpu)                 \
+	X(overflow_clamps, overflow_clamps)               \
+	X(lc.acquisitions, lock_acquisitions)             \
+	X(lc.contended, lock_contended)                   \
+	X(lc.wait_ns, lock_wait_ns)
+
+void iotlb__pool_fold_counters(const struct iotlb__pool *pool, struct iotlb_stats *s,
+			       bool atomic)
 {
 	for (unsigned a = 0; a < pool->nareas; a++) {
 		const struct iotlb__area *area = iotlb__area_at(pool, a);
 		uint64_t wait_max = IOTLB__LOAD(&area->lc.wait_max_ns);
 
-		s->maps += IOTLB__LOAD(&area->maps);
-		s->unmaps += IOTLB__LOAD(&area->unmaps);
-		s->allocs += IOTLB__LOAD(&area->allocs);
-		s->frees += IOTLB__LOAD(&area->frees);
-		s->syncs += IOTLB__LOAD(&area->syncs);
-		s->bounced_to_device += IOTLB__LOAD(&area->bounced_to_device);
-		s->bounced_to_cpu += IOTLB__LOAD(&area->bounced_to_cpu);
-		s->overflow_clamps += IOTLB__LOAD(&area->overflow_clamps);
-		s->lock_acquisitions += IOTLB__LOAD(&area->lc.acquisitions);
-		s->lock_contended += IOTLB__LOAD(&area->lc.contended);
-		s->lock_wait_ns += IOTLB__LOAD(&area->lc.wait_ns);
-		if (wait_max > s->lock_wait_max_ns)
-			s->lock_wait_max_ns = wait_max;
+#define FOLD(field, stat)                                              \
+	if (atomic)                                                    \
+		IOTLB__ADD(&s->stat, IOTLB__LOAD(&area->field));       \
+	else                                                           \
+		s->stat += IOTLB__LOAD(&area->field);
+		AREA_COUNTERS(FOLD)
+#undef FOLD
+		if (wait_max > IOTLB__LOAD(&s->lock_wait_max_ns))
+			IOTLB__STORE(&s->lock_wait_max_ns, wait_max);
 	}
 }
 
@@ -39,11 +50,16 @@ void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s)
 	iotlb__read_lock();
 	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
 	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
-		add_pool(pool, s);
+		iotlb__pool_fold_counters(pool, s, false);
 	for (pool = __atomic_load_n(&d->transient, __ATOMIC_ACQUIRE); pool;
 	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
-		add_pool(pool, s);
+		iotlb__pool_fold_counters(pool, s, false);
 	iotlb__read_unlock();
+#define RETIRED(field, stat) s->stat += IOTLB__LOAD(&d->retired.stat);
+	AREA_COUNTERS(RETIRED)
+#undef RETIRED
+	if (IOTLB__LOAD(&d->retired.lock_wait_max_ns) > s->lock_wait_max_ns)
+		s->lock_wait_max_ns = IOTLB__LOAD(&d->retired.lock_wait_max_ns);
 	s->nslots = IOTLB__LOAD(&d->nslots);
 	s->used = IOTLB__LOAD(&d->used);
 	s->used_hiwater = IOTLB__LOAD(&d->used_hiwater);
