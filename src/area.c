@@ -61,10 +61,9 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
 	pool->area_nslots = nareas == 1 ? pool->nslots : (pool->nslots / nareas) & ~(seg - 1);
 	pool->area_stride = stride;
 	pool->lock_ops = ops;
-	pool->areas_mem = aligned_alloc(align, stride * nareas);
+	pool->areas_mem = iotlb__zalloc(align, nareas, stride);
 	if (!pool->areas_mem)
 		return -ENOMEM;
-	memset(pool->areas_mem, 0, stride * nareas);
 	for (a = 0; a < nareas; a++) {
 		struct iotlb__area *area = iotlb__area_at(pool, a);
 
@@ -76,7 +75,7 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
 		if (err) {
 			while (a-- > 0)
 				ops->destroy(iotlb__area_at(pool, a)->lock);
-			free(pool->areas_mem);
+			iotlb__free(pool->areas_mem);
 			pool->areas_mem = NULL;
 			return err < 0 ? err : -EINVAL;
 		}
@@ -90,7 +89,7 @@ void iotlb__areas_destroy(struct iotlb__pool *pool)
 		return;
 	for (unsigned a = 0; a < pool->nareas; a++)
 		pool->lock_ops->destroy(iotlb__area_at(pool, a)->lock);
-	free(pool->areas_mem);
+	iotlb__free(pool->areas_mem);
 	pool->areas_mem = NULL;
 }
 

@@ -132,7 +132,7 @@ int iotlb__private_create(struct iotlb_dev *dev, size_t private_size, unsigned n
 	for (pool = mem->shared.pools; pool; pool = pool->next)
 		if (pool->nareas > max_areas)
 			max_areas = pool->nareas;
-	dev->carve_ctx = aligned_alloc(IOTLB__CACHELINE, (size_t)max_areas * IOTLB_LOCK_CTX_MAX);
+	dev->carve_ctx = iotlb__zalloc(IOTLB__CACHELINE, max_areas, IOTLB_LOCK_CTX_MAX);
 	if (!dev->carve_ctx)
 		return -ENOMEM;
 	pthread_mutex_lock(&mem->writer_lock);
@@ -154,7 +154,7 @@ int iotlb__private_create(struct iotlb_dev *dev, size_t private_size, unsigned n
 	}
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err) {
-		free(dev->carve_ctx);
+		iotlb__free(dev->carve_ctx);
 		dev->carve_ctx = NULL;
 	}
 	return err;
@@ -171,6 +171,6 @@ void iotlb__private_destroy(struct iotlb_dev *dev)
 	pthread_mutex_unlock(&dev->mem->writer_lock);
 	iotlb__pool_destroy(pool);
 	dev->private_domain.pools = NULL;
-	free(dev->carve_ctx);
+	iotlb__free(dev->carve_ctx);
 	dev->carve_ctx = NULL;
 }

@@ -40,10 +40,9 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	err = check_masks(mem, &c);
 	if (err)
 		return err;
-	dev = aligned_alloc(IOTLB__CACHELINE, sizeof(*dev));
+	dev = iotlb__zalloc(IOTLB__CACHELINE, 1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
-	memset(dev, 0, sizeof(*dev));
 	dev->mem = mem;
 	dev->domain = &mem->shared;
 	dev->min_align_mask = c.min_align_mask;
@@ -54,7 +53,7 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	if (c.private_size) {
 		err = iotlb__private_create(dev, c.private_size, dev->nqueues);
 		if (err) {
-			free(dev);
+			iotlb__free(dev);
 			return err;
 		}
 	}
@@ -71,7 +70,7 @@ int iotlb_dev_destroy(struct iotlb_dev *dev)
 		return -EBUSY;
 	iotlb__private_destroy(dev);
 	__atomic_fetch_sub(&dev->mem->ndevs, 1, __ATOMIC_RELAXED);
-	free(dev);
+	iotlb__free(dev);
 	return 0;
 }
 

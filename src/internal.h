@@ -32,6 +32,15 @@
 /* Increment of a counter written from many threads without a lock. */
 #define IOTLB__ADD(p, v) ((void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED))
 
+/* ------------------------------------------------------------------ alloc.c */
+
+/* Zeroed n * size bytes aligned to `align`, or NULL (also on overflow). */
+IOTLB__HIDDEN void *iotlb__zalloc(size_t align, size_t n, size_t size);
+IOTLB__HIDDEN void iotlb__free(void *p);
+/* Tests: fail the nth allocation from now on (1-based; 0 = never). */
+void iotlb__fault_inject(uint64_t nth);
+uint64_t iotlb__alloc_attempts(void);
+
 /* ------------------------------------------------------------------ slots.c */
 
 /* What a slot holds; recorded for every slot so that handles can be checked. */

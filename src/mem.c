@@ -119,10 +119,9 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 
 	if (!cfg || !out)
 		return -EINVAL;
-	mem = aligned_alloc(IOTLB__CACHELINE, sizeof(*mem));
+	mem = iotlb__zalloc(IOTLB__CACHELINE, 1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;
-	memset(mem, 0, sizeof(*mem));
 	err = iotlb__copy_versioned(&mem->cfg, sizeof(mem->cfg), cfg);
 	if (!err)
 		err = check_config(mem);
@@ -151,7 +150,7 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 	*out = mem;
 	return 0;
 fail:
-	free(mem);
+	iotlb__free(mem);
 	return err;
 }
 
@@ -177,7 +176,7 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 	destroy_pool_list(mem, mem->shared.pools);
 	destroy_pool_list(mem, mem->shared.transient);
 	pthread_mutex_destroy(&mem->writer_lock);
-	free(mem);
+	iotlb__free(mem);
 	return 0;
 }
 

@@ -16,7 +16,7 @@ int iotlb__pool_create(const struct iotlb_mem_params *p, const struct iotlb_lock
 	struct iotlb__pool *pool;
 	int err;
 
-	pool = calloc(1, sizeof(*pool));
+	pool = iotlb__zalloc(_Alignof(struct iotlb__pool), 1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
 	pool->p = p;
@@ -24,8 +24,8 @@ int iotlb__pool_create(const struct iotlb_mem_params *p, const struct iotlb_lock
 	pool->dma_addr = dma_addr;
 	pool->nslots = nslots;
 	pool->end_dma = dma_addr + (nslots << p->slot_shift);
-	pool->list = malloc(nslots * sizeof(*pool->list));
-	pool->slots = malloc(nslots * sizeof(*pool->slots));
+	pool->list = iotlb__zalloc(_Alignof(uint32_t), nslots, sizeof(*pool->list));
+	pool->slots = iotlb__zalloc(_Alignof(struct iotlb__slot), nslots, sizeof(*pool->slots));
 	if (!pool->list || !pool->slots) {
 		err = -ENOMEM;
 		goto fail;
@@ -38,9 +38,9 @@ int iotlb__pool_create(const struct iotlb_mem_params *p, const struct iotlb_lock
 	*out = pool;
 	return 0;
 fail:
-	free(pool->slots);
-	free(pool->list);
-	free(pool);
+	iotlb__free(pool->slots);
+	iotlb__free(pool->list);
+	iotlb__free(pool);
 	return err;
 }
 
@@ -49,9 +49,9 @@ void iotlb__pool_destroy(struct iotlb__pool *pool)
 	if (!pool)
 		return;
 	iotlb__areas_destroy(pool);
-	free(pool->slots);
-	free(pool->list);
-	free(pool);
+	iotlb__free(pool->slots);
+	iotlb__free(pool->list);
+	iotlb__free(pool);
 }
 
 uint64_t iotlb__pool_used(const struct iotlb__pool *pool)
