@@ -11,6 +11,7 @@
 
 static uint64_t alloc_count; /* allocations attempted since the last arm */
 static uint64_t fail_at;     /* 1-based attempt to fail; 0 = never */
+static int64_t live;         /* allocations not yet freed, for leak checks */
 
 void iotlb__fault_inject(uint64_t nth)
 {
@@ -21,6 +22,11 @@ void iotlb__fault_inject(uint64_t nth)
 uint64_t iotlb__alloc_attempts(void)
 {
 	return IOTLB__LOAD(&alloc_count);
+}
+
+int64_t iotlb__alloc_live(void)
+{
+	return IOTLB__LOAD(&live);
 }
 
 void *iotlb__zalloc(size_t align, size_t n, size_t size)
@@ -37,10 +43,13 @@ void *iotlb__zalloc(size_t align, size_t n, size_t size)
 	if (posix_memalign(&p, align, n * size > 0 ? n * size : 1))
 		return NULL;
 	memset(p, 0, n * size);
+	IOTLB__ADD(&live, 1);
 	return p;
 }
 
 void iotlb__free(void *p)
 {
+	if (p)
+		IOTLB__ADD(&live, -1);
 	free(p);
 }

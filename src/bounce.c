@@ -64,11 +64,12 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		iotlb__grow_request(dev->mem);
 		err = iotlb__transient_take(dev->mem, req, pool, slot);
 	}
-	if (err) {
+	if (err == -ENOSPC) {
 		IOTLB__ADD(&d->fail_nospace, 1);
 		log_full(dev, req->alloc_size, attrs);
-		return err;
 	}
+	if (err)
+		return err;
 	iotlb__domain_used_add(d, (req->alloc_size + dev->mem->p.slot_size - 1) >>
 					  dev->mem->p.slot_shift);
 	IOTLB__ADD(&dev->live, 1);

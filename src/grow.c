@@ -128,17 +128,19 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	void *va = NULL;
 	uint64_t dma = 0, k;
 	int64_t slot;
+	int err;
 
 	if (ops->alloc(mem->cfg.region_ctx, size, &va, &dma) || !va)
 		return -ENOSPC;
 	for (k = 0; k < reach; k++)
 		if (iotlb__req_fits_at(p, req, dma + (k << p->slot_shift)))
 			break;
-	if (k == reach ||
-	    iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
-			       dma + (k << p->slot_shift), nslots, 1, &pool)) {
+	err = k == reach ? -ENOSPC
+			 : iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
+					      dma + (k << p->slot_shift), nslots, 1, &pool);
+	if (err) {
 		ops->free(mem->cfg.region_ctx, va, dma, size);
-		return -ENOSPC;
+		return err;
 	}
 	pool->transient = true;
 	pool->from_provider = true;

@@ -40,6 +40,8 @@ IOTLB__HIDDEN void iotlb__free(void *p);
 /* Tests: fail the nth allocation from now on (1-based; 0 = never). */
 void iotlb__fault_inject(uint64_t nth);
 uint64_t iotlb__alloc_attempts(void);
+/* Library allocations currently live (leak checks in tests). */
+int64_t iotlb__alloc_live(void);
 
 /* ------------------------------------------------------------------ slots.c */
 
