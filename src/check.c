@@ -52,8 +52,10 @@ static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t
 		if (cur->alloc_size != prev->alloc_size - (int64_t)p->slot_size)
 			FAIL("slot %llu: alloc_size %lld after %lld", (unsigned long long)(s + j),
 			     (long long)cur->alloc_size, (long long)prev->alloc_size);
-		if (prev->kind != IOTLB__SLOT_PAD && cur->orig != prev->orig + p->slot_size)
+		if (cur->kind == IOTLB__SLOT_MAP_DATA && cur->orig != prev->orig + p->slot_size)
 			FAIL("slot %llu: orig does not follow", (unsigned long long)(s + j));
+		if (cur->kind == IOTLB__SLOT_COHERENT_DATA && cur->orig)
+			FAIL("slot %llu: coherent slot with an original", (unsigned long long)(s + j));
 	}
 	/* n = ceil((alloc_size + offset) / slot) for some offset in [0, slot). */
 	lo = (a + p->slot_size - 1) >> p->slot_shift;
