@@ -16,11 +16,12 @@
 
 const char *iotlb_strerror(int err)
 {
-	if (err == 0)
+	/* Negate as unsigned: -INT_MIN does not exist. */
+	unsigned code = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+
+	if (code == 0)
 		return "success";
-	if (err < 0)
-		err = -err;
-	switch (err) {
+	switch (code) {
 #define IOTLB__ERROR_CASE(code, text) \
 	case code:                    \
 		return #code ": " text;
