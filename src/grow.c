@@ -48,11 +48,12 @@ static void *grow_worker(void *arg)
 			pthread_cond_wait(&mem->grow_cond, &mem->grow_lock);
 		if (mem->grow_stop)
 			break;
+		/* Cleared before the work, as a kernel work item: a request made
+		 * while we add this pool asks for one more, none is dropped. */
+		mem->grow_requested = false;
 		pthread_mutex_unlock(&mem->grow_lock);
 		add_provider_pool(mem);
 		pthread_mutex_lock(&mem->grow_lock);
-		/* Requests made while we were adding are served by this pool. */
-		mem->grow_requested = false;
 	}
 	pthread_mutex_unlock(&mem->grow_lock);
 	return NULL;

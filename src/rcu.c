@@ -9,6 +9,29 @@
 
 #include "internal.h"
 
+/*
+ * ThreadSanitizer cannot see liburcu's grace periods (the library is not
+ * instrumented): tell it that every read-side section happens before the
+ * deferred callbacks that follow it.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define IOTLB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IOTLB_TSAN 1
+#endif
+#endif
+#ifdef IOTLB_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char grace_period;
+#define TSAN_RELEASE() __tsan_release(&grace_period)
+#define TSAN_ACQUIRE() __tsan_acquire(&grace_period)
+#else
+#define TSAN_RELEASE() ((void)0)
+#define TSAN_ACQUIRE() ((void)0)
+#endif
+
 /* pool->rcu holds a struct rcu_head followed by the function to call. */
 #define FN_SLOT 3
 _Static_assert(sizeof(struct rcu_head) <= FN_SLOT * sizeof(void *),
@@ -21,6 +44,7 @@ void iotlb__read_lock(void)
 
 void iotlb__read_unlock(void)
 {
+	TSAN_RELEASE();
 	urcu_bp_read_unlock();
 }
 
@@ -36,6 +60,7 @@ static void run_deferred(struct rcu_head *head)
 	void (*fn)(struct iotlb__pool *);
 
 	memcpy(&fn, &pool->rcu.opaque[FN_SLOT], sizeof(fn));
+	TSAN_ACQUIRE();
 	fn(pool);
 }
 

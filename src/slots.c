@@ -194,7 +194,9 @@ int64_t iotlb__area_find(struct iotlb__pool *pool, unsigned a, const struct iotl
 		}
 		if (found >= 0) {
 			iotlb__slots_take(pool, (uint64_t)found, nslots, req);
-			area->index = index + nslots >= area->nslots ? 0 : index + nslots;
+			/* Stats read the cursor without the lock. */
+			IOTLB__STORE(&area->index,
+				     index + nslots >= area->nslots ? 0 : index + nslots);
 			IOTLB__BUMP(&area->used, nslots);
 			if (req->coherent && !req->carve)
 				IOTLB__BUMP(&area->allocs, 1);
