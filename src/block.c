@@ -129,14 +129,13 @@ int iotlb__private_create(struct iotlb_dev *dev, size_t private_size, unsigned n
 
 	if (private_size > UINT64_MAX - block_bytes)
 		return -E2BIG;
+	/* Under the writer lock the pool list cannot grow while we size for it. */
+	pthread_mutex_lock(&mem->writer_lock);
 	for (pool = mem->shared.pools; pool; pool = pool->next)
 		if (pool->nareas > max_areas)
 			max_areas = pool->nareas;
 	dev->carve_ctx = iotlb__zalloc(IOTLB__CACHELINE, max_areas, IOTLB_LOCK_CTX_MAX);
-	if (!dev->carve_ctx)
-		return -ENOMEM;
-	pthread_mutex_lock(&mem->writer_lock);
-	err = carve(dev, need, &parent, &first);
+	err = dev->carve_ctx ? carve(dev, need, &parent, &first) : -ENOMEM;
 	if (!err) {
 		uint64_t off = first << mem->p.slot_shift;
 

@@ -12,7 +12,8 @@
 /*
  * ThreadSanitizer cannot see liburcu's grace periods (the library is not
  * instrumented): tell it that every read-side section happens before the
- * deferred callbacks that follow it.
+ * deferred callbacks that follow it, a call_rcu() before its callback, and
+ * every callback before the return of the barrier that waits for it.
  */
 #if defined(__SANITIZE_THREAD__)
 #define IOTLB_TSAN 1
@@ -24,12 +25,12 @@
 #ifdef IOTLB_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
-static char grace_period;
-#define TSAN_RELEASE() __tsan_release(&grace_period)
-#define TSAN_ACQUIRE() __tsan_acquire(&grace_period)
+static char grace_period, callbacks_done;
+#define TSAN_RELEASE(addr) __tsan_release(addr)
+#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
 #else
-#define TSAN_RELEASE() ((void)0)
-#define TSAN_ACQUIRE() ((void)0)
+#define TSAN_RELEASE(addr) ((void)0)
+#define TSAN_ACQUIRE(addr) ((void)0)
 #endif
 
 /* pool->rcu holds a struct rcu_head followed by the function to call. */
@@ -44,7 +45,7 @@ void iotlb__read_lock(void)
 
 void iotlb__read_unlock(void)
 {
-	TSAN_RELEASE();
+	TSAN_RELEASE(&grace_period);
 	urcu_bp_read_unlock();
 }
 
@@ -59,18 +60,22 @@ static void run_deferred(struct rcu_head *head)
 		(struct iotlb__pool *)(void *)((char *)head - offsetof(struct iotlb__pool, rcu));
 	void (*fn)(struct iotlb__pool *);
 
+	TSAN_ACQUIRE(head);
+	TSAN_ACQUIRE(&grace_period);
 	memcpy(&fn, &pool->rcu.opaque[FN_SLOT], sizeof(fn));
-	TSAN_ACQUIRE();
 	fn(pool);
+	TSAN_RELEASE(&callbacks_done);
 }
 
 void iotlb__after_grace_period(struct iotlb__pool *pool, void (*fn)(struct iotlb__pool *pool))
 {
 	memcpy(&pool->rcu.opaque[FN_SLOT], &fn, sizeof(fn));
+	TSAN_RELEASE(&pool->rcu);
 	urcu_bp_call_rcu((struct rcu_head *)(void *)&pool->rcu, run_deferred);
 }
 
 void iotlb__grace_period_barrier(void)
 {
 	urcu_bp_barrier();
+	TSAN_ACQUIRE(&callbacks_done);
 }

@@ -174,6 +174,8 @@ int iotlb_stats_print(const struct iotlb_mem *mem, const struct iotlb_dev *dev,
 		return -EINVAL;
 	d = dev ? dev->domain : &mem->shared;
 	iotlb__domain_stats(d, &s);
+	if (dev && d != &dev->mem->shared)
+		s.nqueues = dev->nqueues;
 #define IOTLB__PRINT_FIELD(name, desc)                                                   \
 	snprintf(line, sizeof(line), "%-20s %20llu  %s", #name, (unsigned long long)s.name, \
 		 desc);                                                                  \
