@@ -74,7 +74,10 @@ static uint8_t *region, *source, *added;
 static const uint64_t min_aligns[] = { 0, 0x3, 0x7ff, 0xfff, 0x3fff };
 static const uint64_t alloc_aligns[] = { 0, 0xfff, 0x1fff, 0x7fff };
 static const uint64_t boundaries[] = { 0, 0xffff, 0x3ffff, 0xfffff };
-static const uint64_t pool_slots[] = { 1, 3, 64, 127, 128, 200, 256, 384, 1000, 1024, 2048, 2100 };
+/* Small pools keep the (deliberately slow) model fast; api mode adds big ones. */
+static const uint64_t pool_slots[] = { 1, 3, 64, 127, 128, 200, 256, 384, 1024, 2048, 2100 };
+#define MODEL_POOL_SHAPES 8
+#define MAX_OPS 96
 static const uint64_t bases[] = { 0x10000000, 0xfff00000, 0x100000000ull, 0x7ff00000000ull };
 
 static void compare_with_model(struct run *r)
@@ -302,8 +305,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < SOURCE_BYTES; i++)
 			source[i] = (uint8_t)(i * 131 + 7);
 	}
-	nslots = pool_slots[take(&in, 1) % 12];
+	nslots = take(&in, 1);
 	r.model_mode = !(take(&in, 1) & 0x80);
+	nslots = pool_slots[nslots % (r.model_mode ? MODEL_POOL_SHAPES : 11)];
 	c.vaddr = region;
 	c.dma_addr = bases[take(&in, 1) % 4];
 	c.size = nslots << 11;
@@ -340,7 +344,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.ndevs = 1;
 	}
 
-	while (in.n && nops++ < 400) {
+	while (in.n && nops++ < MAX_OPS) {
 		unsigned op = (unsigned)take(&in, 1) % (r.model_mode ? 6 : 8);
 
 		switch (op) {
