@@ -100,9 +100,10 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 		.pad_slots = (uint32_t)(offset >> p->slot_shift),
 		.bounce_bytes = size,
 	};
-	/* A size beyond a segment can never fit; also keeps the sum below from wrapping. */
-	if (size > segment_bytes(p))
-		req.alloc_size = (uint64_t)size;
+	/* The padded size (5.1 step 3), saturated so that a huge size still
+	 * reads as "too big" and is logged as what it would pad to. */
+	if ((uint64_t)size > UINT64_MAX - offset - dev->alloc_align_mask)
+		req.alloc_size = UINT64_MAX;
 	else
 		req.alloc_size = (size + offset + dev->alloc_align_mask) & ~dev->alloc_align_mask;
 

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reference model of ALGORITHM.md sections 2-5 for one pool: an occupancy
+ * array and the spec's rules written out step by step, slow and obvious, so
+ * that the differential test can hold the library against it. It shares no
+ * code with src/ and does not include its private headers.
+ */
+#ifndef IOTLB_TESTS_MODEL_MODEL_H
+#define IOTLB_TESTS_MODEL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Directions and attributes, numbered as in the public API (kernel numbering). */
+#define MODEL_BIDIRECTIONAL 0
+#define MODEL_TO_DEVICE 1
+#define MODEL_FROM_DEVICE 2
+#define MODEL_DIR_NONE 3
+#define MODEL_ATTR_SKIP_CPU_SYNC (1u << 0)
+
+struct model_params {
+	uint64_t dma_addr;      /* device address of slot 0 */
+	uint64_t nslots;        /* slots in the pool, at least 1 */
+	unsigned slot_shift;    /* slot size = 1 << slot_shift */
+	unsigned segment_slots; /* power of two */
+	uint64_t page_size;     /* power of two, >= slot size */
+	unsigned nareas_req;    /* requested areas, >= 1 (0 means CPUs: not modelled) */
+};
+
+/* A device as the search sees it (all masks of the form 2^k - 1). */
+struct model_dev {
+	unsigned id;                /* model-side number, distinguishes owners */
+	uint64_t min_align_mask;
+	uint64_t alloc_align_mask;
+	uint64_t seg_boundary_mask; /* all ones = no boundary */
+};
+
+struct model_area {
+	uint64_t base;   /* first slot */
+	uint64_t nslots; /* slots in the area (the last one takes the remainder) */
+	uint64_t index;  /* area-relative cursor */
+	uint64_t used;
+};
+
+/* One live (or dead, for reuse) allocation: streaming mapping or coherent. */
+struct model_alloc {
+	bool live;
+	bool coherent;
+	unsigned dev;     /* model_dev.id */
+	uint64_t handle;  /* device address returned to the caller */
+	uint64_t first;   /* first allocated slot, padding included */
+	uint64_t nslots;  /* slots allocated, padding included */
+	uint64_t pad;     /* padding slots in front of the data */
+	uint64_t orig;    /* original address (streaming) */
+	uint64_t size;    /* mapping size, or the coherent allocation size */
+};
+
+/* A copy the spec asks for (ALGORITHM.md 5.3), for the test to verify. */
+struct model_copy {
+	bool any;        /* false: nothing is copied */
+	bool to_cpu;     /* bounce -> original; else original -> bounce */
+	uint64_t bounce; /* device address of the first bounce byte */
+	uint64_t orig;   /* original address of the first byte */
+	uint64_t size;   /* bytes, after the overflow clamp */
+	bool clamped;    /* the overflow warning fired */
+	uint64_t requested; /* bytes asked for */
+	uint64_t avail;     /* bytes the allocation holds from `bounce` on */
+};
+
+/* What the model counts; names follow struct iotlb_stats. */
+struct model_stats {
+	uint64_t used, used_hiwater;
+	uint64_t maps, unmaps, allocs, frees, syncs;
+	uint64_t map_fail_nospace, map_fail_too_big;
+	uint64_t bounced_to_device, bounced_to_cpu, overflow_clamps;
+	uint64_t area_fallbacks;
+};
+
+/* Per-slot kind, for comparing against an implementation's bookkeeping. */
+enum model_slot_kind {
+	MODEL_SLOT_FREE = 0,
+	MODEL_SLOT_PAD,
+	MODEL_SLOT_MAP_HEAD,
+	MODEL_SLOT_MAP_DATA,
+	MODEL_SLOT_COHERENT_HEAD,
+	MODEL_SLOT_COHERENT_DATA,
+};
+
+struct model {
+	struct model_params p;
+	uint64_t slot_size;
+	unsigned nareas;
+	uint64_t area_nslots;      /* of every area but the last */
+	struct model_area *areas;
+
+	/* occupancy: owner[i] = allocation number + 1, 0 when free */
+	uint32_t *owner;
+	/* per-slot state of ALGORITHM.md 2, kept exactly as the spec says */
+	uint64_t *orig;            /* meaningful where orig_valid */
+	uint8_t *orig_valid;
+	int64_t *alloc_size;
+	uint64_t *pad_slots;
+
+	struct model_alloc *allocs;
+	size_t nallocs, allocs_cap;
+
+	struct model_stats st;
+
+	/* about the last search (for tests of the search itself) */
+	uint64_t examined;         /* candidate slots looked at */
+	unsigned last_area;        /* area that served it */
+	bool last_fallback;        /* another area than the first choice was tried */
+};
+
+/* Area count of ALGORITHM.md 3 for a request >= 1. */
+unsigned model_nareas_for(unsigned requested, uint64_t nslots, unsigned segment_slots);
+
+int model_init(struct model *m, const struct model_params *p); /* 0 or -ENOMEM */
+void model_fini(struct model *m);
+
+/* -EINVAL when iotlb_dev_create must refuse these masks, else 0. */
+int model_dev_check(const struct model *m, const struct model_dev *d);
+/* ALGORITHM.md 5.5. */
+uint64_t model_max_mapping_size(const struct model *m, const struct model_dev *d);
+/* The padded size of a map (5.1 steps 2-3): what the search is asked for. */
+uint64_t model_padded_size(const struct model *m, const struct model_dev *d, uint64_t orig,
+			   uint64_t size);
+
+/* Free run at slot i, counted from the occupancy array (ALGORITHM.md 2). */
+uint64_t model_free_run(const struct model *m, uint64_t i);
+/* The same for every slot at once (out has nslots entries). */
+void model_free_runs(const struct model *m, uint32_t *out);
+unsigned model_area_of_slot(const struct model *m, uint64_t slot);
+enum model_slot_kind model_slot_kind(const struct model *m, uint64_t slot);
+/* Device owning slot `slot` (model_dev.id), or -1 when free. */
+int model_slot_dev(const struct model *m, uint64_t slot);
+
+/*
+ * The operations, each returning 0 or the negative errno the library must
+ * return. `hint` is the caller's queue (explicit, >= 0). Argument errors
+ * (-EINVAL: size 0, a bad direction, NULL) are decided before anything else.
+ *
+ * area_fallbacks counts requests that went on to another area because the
+ * first choice could not serve them (so never with one area).
+ */
+int model_map(struct model *m, const struct model_dev *d, unsigned hint, uint64_t orig,
+	      uint64_t size, int dir, uint64_t *dma_out);
+int model_unmap(struct model *m, const struct model_dev *d, uint64_t dma, uint64_t size,
+		int dir, unsigned attrs, struct model_copy *copy);
+int model_sync(struct model *m, const struct model_dev *d, uint64_t dma, uint64_t size,
+	       int dir, bool for_cpu, struct model_copy *copy);
+int model_alloc(struct model *m, const struct model_dev *d, unsigned hint, uint64_t size,
+		uint64_t *dma_out);
+int model_free(struct model *m, const struct model_dev *d, uint64_t dma, uint64_t size);
+
+/*
+ * What a coherent allocation would return when its search starts at area
+ * `start`, without changing anything: 0 and the handle, or the error.
+ * `fallback` tells whether the first-choice area could not serve.
+ */
+int model_alloc_probe(const struct model *m, const struct model_dev *d, unsigned start,
+		      uint64_t size, uint64_t *dma_out, bool *fallback);
+
+/*
+ * How a sync at device address `dma` by device `d` must be answered. The data
+ * of a mapping runs from its handle to the end of the allocation as the
+ * per-slot alloc_size records it (5.3: `avail` > 0), so it includes the
+ * round-up of alloc_align_mask after the mapped bytes, as in the kernel.
+ */
+enum model_addr_class {
+	MODEL_ADDR_DATA,      /* in the data of a live streaming mapping of d */
+	MODEL_ADDR_NOT_DATA,  /* free, padding, before the handle, past the end,
+			       * coherent, another device's, outside the pool */
+};
+enum model_addr_class model_classify(const struct model *m, const struct model_dev *d,
+				     uint64_t dma);
+
+/* The live allocation owning the slot of `dma`, or NULL. */
+const struct model_alloc *model_alloc_at(const struct model *m, uint64_t dma);
+/* The live allocation whose handle is `dma` (any device, any kind), or NULL. */
+const struct model_alloc *model_find_handle(const struct model *m, uint64_t dma);
+
+#endif /* IOTLB_TESTS_MODEL_MODEL_H */
