@@ -44,21 +44,16 @@ const char *iotlb_lock_kind_name(enum iotlb_lock_kind kind)
 
 int iotlb__lock_ops_check(const struct iotlb_lock_ops *ops)
 {
-	static const unsigned char zero[64];
-
 	if (!ops || ops->struct_size < offsetof(struct iotlb_lock_ops, trylock))
 		return -EINVAL;
 	/* A table from a newer header must not carry anything we would ignore. */
-	if (ops->struct_size > sizeof(*ops)) {
-		size_t extra = ops->struct_size - sizeof(*ops);
-
-		if (extra > sizeof(zero) || memcmp((const char *)ops + sizeof(*ops), zero, extra))
+	for (size_t i = sizeof(*ops); i < ops->struct_size; i++)
+		if (((const unsigned char *)ops)[i])
 			return -EINVAL;
-	}
 	if (!ops->init || !ops->destroy || !ops->lock || !ops->unlock)
 		return -EINVAL;
 	if (ops->lock_size == 0 || ops->lock_align == 0 ||
-	    (ops->lock_align & (ops->lock_align - 1)) || ops->lock_align > 4096)
+	    (ops->lock_align & (ops->lock_align - 1)) || ops->lock_align > IOTLB_LOCK_ALIGN_MAX)
 		return -EINVAL;
 	if (ops->ctx_size > IOTLB_LOCK_CTX_MAX)
 		return -EINVAL;

@@ -14,7 +14,7 @@
 #if IOTLB_DEBUG_LEVEL >= 1
 
 struct none_lock {
-	uint32_t held;       /* 1 between lock and unlock */
+	uint32_t held;	     /* 1 between lock and unlock */
 	uint64_t violations; /* misuses seen */
 };
 
