@@ -1,0 +1,111 @@
+# libiotlb: convenience front end to CMake (GNU make).
+#
+#   make deps      check (and as root, install) the Debian packages needed
+#   make build     configure once in $(BUILD) and build
+#   make run       build, then run $(RUN_CMD)
+#   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds
+#   make install   cmake --install $(BUILD) --prefix $(PREFIX)
+#   make clean     remove the build directories
+#   make format    clang-format the C sources in place
+#
+# Build directories and tools can be overridden: make test BUILD=/tmp/b ...
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+CTEST ?= ctest
+TSAN_CC ?= clang
+CLANG_FORMAT ?= clang-format
+
+DEPS := cmake make gcc g++ clang pkg-config liburcu-dev libcmocka-dev libbenchmark-dev \
+	gnuplot-nox gcovr
+
+# The main job of `make run` (one line; replace to change what `make run` does).
+RUN_CMD = if [ -x "$(BUILD)/bench/iotlb-study" ]; then "$(BUILD)/bench/iotlb-study" --out "$(BUILD)/study"; else echo "make run: $(BUILD)/bench/iotlb-study is not built: bench/ needs Google Benchmark (Debian: libbenchmark-dev; make deps installs it)"; exit 1; fi
+
+ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+.PHONY: all deps build run test test-main test-asan test-tsan install clean format
+
+all: build
+
+deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "make deps: dpkg-query not found (not Debian?); not checking: $(DEPS)"; \
+		exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "make deps: missing Debian packages:$$missing"; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else \
+		echo "make deps: install them with:"; \
+		echo "  sudo apt-get install -y --no-install-recommends$$missing"; \
+		exit 1; \
+	fi
+
+build: deps
+	@test -f "$(BUILD)/CMakeCache.txt" || \
+		$(CMAKE) -S . -B "$(BUILD)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOTLB_WERROR=ON
+	$(CMAKE) --build "$(BUILD)" -j$(JOBS)
+
+run: build
+	@$(RUN_CMD)
+
+# `make bench`: the Google Benchmark suite; pick with BENCH_ARGS, e.g.
+# make bench BENCH_ARGS='--benchmark_filter=^lock/ --benchmark_repetitions=5'
+.PHONY: bench
+BENCH_ARGS ?=
+bench: build
+	"$(BUILD)/bench/iotlb-gbench" $(BENCH_ARGS)
+
+test: test-main test-asan test-tsan
+	@echo "== make test: all phases passed =="
+
+test-main: build
+	@echo "== make test: ctest ($(BUILD)) =="
+	$(CTEST) --test-dir "$(BUILD)" --output-on-failure -j2
+
+# Each phase depends on the previous one so that `make -j test` keeps the order
+# and stops at the first failure.
+test-asan: test-main
+	@echo "== make test: asan+ubsan build ($(BUILD_ASAN)) =="
+	@test -f "$(BUILD_ASAN)/CMakeCache.txt" || \
+		$(CMAKE) -S . -B "$(BUILD_ASAN)" -DCMAKE_BUILD_TYPE=Debug \
+			-DIOTLB_SANITIZE=address,undefined
+	$(CMAKE) --build "$(BUILD_ASAN)" -j$(JOBS)
+	@echo "== make test: asan+ubsan ctest ($(BUILD_ASAN)) =="
+	$(ASAN_ENV) $(CTEST) --test-dir "$(BUILD_ASAN)" --output-on-failure -j2
+
+test-tsan: test-asan
+	@echo "== make test: tsan build ($(BUILD_TSAN), CC=$(TSAN_CC)) =="
+	@test -f "$(BUILD_TSAN)/CMakeCache.txt" || \
+		CC=$(TSAN_CC) $(CMAKE) -S . -B "$(BUILD_TSAN)" -DCMAKE_BUILD_TYPE=Debug \
+			-DIOTLB_SANITIZE=thread -DIOTLB_BUILD_BENCH=OFF
+	$(CMAKE) --build "$(BUILD_TSAN)" -j$(JOBS)
+	@echo "== make test: tsan ctest -L tsan ($(BUILD_TSAN)) =="
+	$(TSAN_ENV) $(CTEST) --test-dir "$(BUILD_TSAN)" --output-on-failure -j2 -L tsan \
+		--no-tests=ignore
+
+install: build
+	$(CMAKE) --install "$(BUILD)" --prefix "$(PREFIX)"
+
+clean:
+	rm -rf -- "$(BUILD)" "$(BUILD_ASAN)" "$(BUILD_TSAN)" build build-*
+
+format:
+	@command -v $(CLANG_FORMAT) >/dev/null 2>&1 || \
+		{ echo "make format: $(CLANG_FORMAT) not found (Debian: clang-format)"; exit 1; }
+	find src include tests examples -name '*.c' -o -name '*.h' 2>/dev/null \
+		| xargs -r $(CLANG_FORMAT) -i
