@@ -3,7 +3,10 @@
 #   make deps      check (and as root, install) the Debian packages needed
 #   make build     configure once in $(BUILD) and build
 #   make run       build, then run $(RUN_CMD)
-#   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds
+#   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds,
+#                  then a brief libFuzzer run
+#   make fuzz      libFuzzer on the API target for $(FUZZ_SECONDS) s
+#   make coverage  line and branch coverage of src/ (gcovr)
 #   make install   cmake --install $(BUILD) --prefix $(PREFIX)
 #   make clean     remove the build directories
 #   make format    clang-format the C sources in place
@@ -13,6 +16,12 @@
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
+BUILD_FUZZ ?= build-fuzz
+BUILD_COV ?= build-cov
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+# The brief fuzzing run inside `make test`.
+TEST_FUZZ_SECONDS ?= 20
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
@@ -30,7 +39,8 @@ ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-.PHONY: all deps build run test test-main test-asan test-tsan install clean format
+.PHONY: all deps build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
+	coverage install clean format
 
 all: build
 
@@ -70,7 +80,7 @@ BENCH_ARGS ?=
 bench: build
 	"$(BUILD)/bench/iotlb-gbench" $(BENCH_ARGS)
 
-test: test-main test-asan test-tsan
+test: test-main test-asan test-tsan test-fuzz
 	@echo "== make test: all phases passed =="
 
 test-main: build
@@ -97,6 +107,40 @@ test-tsan: test-asan
 	@echo "== make test: tsan ctest -L tsan ($(BUILD_TSAN)) =="
 	$(TSAN_ENV) $(CTEST) --test-dir "$(BUILD_TSAN)" --output-on-failure -j2 -L tsan \
 		--no-tests=ignore
+
+# libFuzzer needs clang; the corpus is copied so that a run never rewrites the
+# committed seeds (new finds stay in $(BUILD_FUZZ)/corpus).
+fuzz-build: deps
+	@test -f "$(BUILD_FUZZ)/CMakeCache.txt" || \
+		CC=clang CXX=clang++ $(CMAKE) -S . -B "$(BUILD_FUZZ)" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+			-DIOTLB_FUZZ=ON -DIOTLB_SANITIZE=address,undefined \
+			-DIOTLB_BUILD_BENCH=OFF -DIOTLB_BUILD_EXAMPLES=OFF
+	$(CMAKE) --build "$(BUILD_FUZZ)" -j$(JOBS) --target fuzz_api
+	@mkdir -p "$(BUILD_FUZZ)/corpus" && cp -n tests/fuzz/corpus/* "$(BUILD_FUZZ)/corpus/"
+
+fuzz: fuzz-build
+	@echo "== make fuzz: $(FUZZ_SECONDS) s, $(FUZZ_JOBS) job(s), corpus $(BUILD_FUZZ)/corpus =="
+	cd "$(BUILD_FUZZ)" && $(ASAN_ENV) ./tests/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=2048 -print_final_stats=1 -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) corpus
+
+test-fuzz: test-tsan fuzz-build
+	@echo "== make test: libFuzzer, $(TEST_FUZZ_SECONDS) s ($(BUILD_FUZZ)) =="
+	@cd "$(BUILD_FUZZ)" && { $(ASAN_ENV) ./tests/fuzz/fuzz_api -max_total_time=$(TEST_FUZZ_SECONDS) \
+		-max_len=2048 -print_final_stats=1 corpus > fuzz.log 2>&1; rc=$$?; \
+		grep -E 'DONE|stat::number_of_executed_units|ERROR|SUMMARY|fuzz_api:' fuzz.log; \
+		echo "libFuzzer exit status $$rc (log: $(BUILD_FUZZ)/fuzz.log)"; exit $$rc; }
+
+coverage: deps
+	@test -f "$(BUILD_COV)/CMakeCache.txt" || \
+		$(CMAKE) -S . -B "$(BUILD_COV)" -DCMAKE_BUILD_TYPE=Debug -DIOTLB_COVERAGE=ON \
+			-DIOTLB_BUILD_BENCH=OFF
+	$(CMAKE) --build "$(BUILD_COV)" -j$(JOBS)
+	find "$(BUILD_COV)" -name '*.gcda' -delete
+	IOTLB_TEST_SCALE=asan $(CTEST) --test-dir "$(BUILD_COV)" -j2 -E install_consumer
+	@echo "== make coverage: src/ =="
+	gcovr --root . --filter 'src/' --object-directory "$(BUILD_COV)" --print-summary \
+		--txt "$(BUILD_COV)/coverage.txt" --exclude-unreachable-branches
+	@echo "per-file report: $(BUILD_COV)/coverage.txt"
 
 install: build
 	$(CMAKE) --install "$(BUILD)" --prefix "$(PREFIX)"
