@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The invariant checker must catch what it claims to: each test builds a
+ * healthy allocator, corrupts one piece of bookkeeping by hand, expects
+ * -EFAULT with a description, then repairs it and expects 0 again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+struct fx {
+	void *region;
+	struct iotlb_mem *mem;
+	struct iotlb_dev *dev;
+	struct iotlb__pool *pool;
+	uint64_t map_dma, coh_dma; /* a mapping with a padding slot, a coherent alloc */
+	char *orig;                /* page aligned */
+};
+
+static int setup(void **state)
+{
+	struct iotlb_mem_config c = IOTLB_MEM_CONFIG_INIT;
+	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
+	struct fx *f = calloc(1, sizeof(*f));
+	void *va;
+
+	assert_int_equal(posix_memalign(&f->region, 65536, 512u * 2048), 0);
+	assert_int_equal(posix_memalign((void **)&f->orig, 4096, 8192), 0);
+	memset(f->orig, 0x11, 8192);
+	c.vaddr = f->region;
+	c.dma_addr = 0x10000000;
+	c.size = 512u * 2048;
+	c.nareas = 2;
+	c.lock = IOTLB_LOCK_NONE;
+	assert_int_equal(iotlb_mem_create(&c, &f->mem), 0);
+	/* Min-align bits inside a page-sized alloc alignment: offset 0x900 is
+	 * one padding slot plus 0x100 (ALGORITHM.md 5.1 step 5). */
+	dc.min_align_mask = 0xfff;
+	dc.alloc_align_mask = 0xfff;
+	assert_int_equal(iotlb_dev_create(f->mem, &dc, &f->dev), 0);
+	f->pool = f->mem->shared.pools;
+	assert_int_equal(iotlb_map(f->dev, 0, f->orig + 0x900, 4000, IOTLB_TO_DEVICE, 0,
+				   &f->map_dma),
+			 0);
+	assert_int_equal(iotlb_alloc(f->dev, 6000, &va, &f->coh_dma), 0);
+	assert_int_equal(iotlb__check_mem(f->mem, NULL, 0), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(iotlb__check_mem(f->mem, NULL, 0), 0);
+	assert_int_equal(iotlb_unmap(f->dev, f->map_dma, 4000, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(iotlb_free(f->dev, f->coh_dma, 6000), 0);
+	assert_int_equal(iotlb_dev_destroy(f->dev), 0);
+	assert_int_equal(iotlb_mem_destroy(f->mem), 0);
+	free(f->region);
+	free(f->orig);
+	free(f);
+	return 0;
+}
+
+static uint64_t slot_of(const struct fx *f, uint64_t dma)
+{
+	return (dma - f->pool->dma_addr) >> 11;
+}
+
+/* Expects the checker to fail mentioning `needle`. */
+static void expect_violation(struct fx *f, const char *needle)
+{
+	char why[256] = "";
+
+	assert_int_equal(iotlb__check_mem(f->mem, why, sizeof(why)), -EFAULT);
+	if (!strstr(why, needle))
+		fail_msg("checker said \"%s\", expected it to mention \"%s\"", why, needle);
+}
+
+static void test_check_catches_a_wrong_free_run(void **state)
+{
+	struct fx *f = *state;
+	uint32_t saved = f->pool->list[300];
+
+	f->pool->list[300] = saved + 1;
+	expect_violation(f, "list");
+	f->pool->list[300] = saved;
+}
+
+static void test_check_catches_a_free_slot_counted_as_allocated(void **state)
+{
+	struct fx *f = *state;
+	uint64_t head = slot_of(f, f->map_dma);
+	uint32_t saved = f->pool->list[head];
+
+	f->pool->list[head] = 1;
+	expect_violation(f, "list");
+	f->pool->list[head] = saved;
+}
+
+static void test_check_catches_an_area_used_count_off_by_one(void **state)
+{
+	struct fx *f = *state;
+	struct iotlb__area *area = iotlb__area_at(f->pool, 1);
+
+	area->used++;
+	expect_violation(f, "used");
+	area->used--;
+}
+
+static void test_check_catches_a_cursor_out_of_range(void **state)
+{
+	struct fx *f = *state;
+	struct iotlb__area *area = iotlb__area_at(f->pool, 0);
+	uint64_t saved = area->index;
+
+	area->index = area->nslots;
+	expect_violation(f, "cursor");
+	area->index = saved;
+}
+
+static void test_check_catches_a_domain_used_mismatch(void **state)
+{
+	struct fx *f = *state;
+
+	f->mem->shared.used += 1;
+	expect_violation(f, "domain used");
+	f->mem->shared.used -= 1;
+}
+
+static void test_check_catches_metadata_left_in_a_free_slot(void **state)
+{
+	struct fx *f = *state;
+
+	f->pool->slots[400].orig = 0x1234;
+	expect_violation(f, "free slot with metadata");
+	f->pool->slots[400].orig = 0;
+}
+
+static void test_check_catches_an_allocated_slot_without_owner(void **state)
+{
+	struct fx *f = *state;
+	uint64_t head = slot_of(f, f->map_dma);
+	uint32_t saved = f->pool->slots[head].owner;
+
+	f->pool->slots[head].owner = 0;
+	expect_violation(f, "owner");
+	f->pool->slots[head].owner = saved;
+}
+
+static void test_check_catches_wrong_padding_count(void **state)
+{
+	struct fx *f = *state;
+	uint64_t head = slot_of(f, f->map_dma);
+
+	assert_int_equal(f->pool->slots[head].pad_slots, 1);
+	f->pool->slots[head].pad_slots = 2;
+	expect_violation(f, "pad_slots");
+	f->pool->slots[head].pad_slots = 1;
+}
+
+static void test_check_catches_padding_without_a_mapping(void **state)
+{
+	struct fx *f = *state;
+	uint64_t head = slot_of(f, f->map_dma);
+
+	assert_int_equal(f->pool->slots[head - 1].kind, IOTLB__SLOT_PAD);
+	f->pool->slots[head].kind = IOTLB__SLOT_COHERENT_DATA;
+	expect_violation(f, "padding not followed");
+	f->pool->slots[head].kind = IOTLB__SLOT_MAP_HEAD;
+}
+
+static void test_check_catches_broken_alloc_size_and_orig_chains(void **state)
+{
+	struct fx *f = *state;
+	uint64_t head = slot_of(f, f->map_dma);
+	struct iotlb__slot *next = &f->pool->slots[head + 1];
+
+	next->alloc_size += 1;
+	expect_violation(f, "alloc_size");
+	next->alloc_size -= 1;
+	next->orig += 1;
+	expect_violation(f, "orig does not follow");
+	next->orig -= 1;
+}
+
+static void test_check_catches_an_original_in_coherent_memory(void **state)
+{
+	struct fx *f = *state;
+	uint64_t s = slot_of(f, f->coh_dma);
+
+	f->pool->slots[s + 1].orig = 0x5000;
+	expect_violation(f, "coherent slot with an original");
+	f->pool->slots[s + 1].orig = 0;
+}
+
+static void test_check_catches_an_owner_change_inside_an_allocation(void **state)
+{
+	struct fx *f = *state;
+	uint64_t s = slot_of(f, f->coh_dma);
+
+	f->pool->slots[s + 1].owner += 7;
+	expect_violation(f, "owner changes");
+	f->pool->slots[s + 1].owner -= 7;
+}
+
+static void test_check_catches_an_allocation_of_the_wrong_length(void **state)
+{
+	struct fx *f = *state;
+	uint64_t s = slot_of(f, f->coh_dma);
+	int64_t saved[3];
+
+	/* Claim a 3-slot allocation (6000 B) is a single slot. */
+	for (int j = 0; j < 3; j++) {
+		saved[j] = f->pool->slots[s + j].alloc_size;
+		f->pool->slots[s + j].alloc_size = 100 - 2048 * j;
+	}
+	expect_violation(f, "slots for alloc_size");
+	for (int j = 0; j < 3; j++)
+		f->pool->slots[s + j].alloc_size = saved[j];
+}
+
+static void test_check_catches_a_data_slot_without_a_head(void **state)
+{
+	struct fx *f = *state;
+	uint64_t s = slot_of(f, f->coh_dma);
+
+	f->pool->slots[s].kind = IOTLB__SLOT_MAP_DATA;
+	expect_violation(f, "outside any allocation");
+	f->pool->slots[s].kind = IOTLB__SLOT_COHERENT_HEAD;
+}
+
+static void test_check_catches_a_wrong_pool_count(void **state)
+{
+	struct fx *f = *state;
+
+	f->mem->shared.npools++;
+	expect_violation(f, "npools");
+	f->mem->shared.npools--;
+}
+
+static void test_check_refuses_null(void **state)
+{
+	(void)state;
+	assert_int_equal(iotlb__check_mem(NULL, NULL, 0), -EINVAL);
+	assert_int_equal(iotlb__check_dev(NULL, NULL, 0), -EINVAL);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_check_catches_a_wrong_free_run),
+		T(test_check_catches_a_free_slot_counted_as_allocated),
+		T(test_check_catches_an_area_used_count_off_by_one),
+		T(test_check_catches_a_cursor_out_of_range),
+		T(test_check_catches_a_domain_used_mismatch),
+		T(test_check_catches_metadata_left_in_a_free_slot),
+		T(test_check_catches_an_allocated_slot_without_owner),
+		T(test_check_catches_wrong_padding_count),
+		T(test_check_catches_padding_without_a_mapping),
+		T(test_check_catches_broken_alloc_size_and_orig_chains),
+		T(test_check_catches_an_original_in_coherent_memory),
+		T(test_check_catches_an_owner_change_inside_an_allocation),
+		T(test_check_catches_an_allocation_of_the_wrong_length),
+		T(test_check_catches_a_data_slot_without_a_head),
+		T(test_check_catches_a_wrong_pool_count),
+		cmocka_unit_test(test_check_refuses_null),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
