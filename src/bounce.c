@@ -11,6 +11,28 @@
 
 #define KNOWN_ATTRS (IOTLB_ATTR_SKIP_CPU_SYNC | IOTLB_ATTR_NO_WARN)
 
+#ifndef IOTLB_DEBUG_LEVEL
+#define IOTLB_DEBUG_LEVEL 0
+#endif
+
+/*
+ * Debug level 3: the full invariant check after every call that changes the
+ * allocator (single-threaded use only: the checker reads without locks).
+ * A violation is reported through the log callback, never by aborting.
+ */
+static int debug_check(const struct iotlb_dev *dev, int err)
+{
+#if IOTLB_DEBUG_LEVEL >= 3
+	char why[200];
+
+	if (iotlb__check_dev(dev, why, sizeof(why)))
+		iotlb__log(dev->mem, IOTLB_LOG_ERR, "iotlb: invariant violated: %s", why);
+#else
+	(void)dev;
+#endif
+	return err;
+}
+
 static bool dir_valid(enum iotlb_dir dir)
 {
 	return (unsigned)dir <= IOTLB_FROM_DEVICE;
@@ -117,7 +139,7 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 		*dma_out = dma;
 	}
 	iotlb__read_unlock();
-	return err;
+	return debug_check(dev, err);
 }
 
 /* The live streaming mapping whose handle is exactly `dma`, or -1. */
@@ -240,7 +262,7 @@ int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir
 		err = release(dev, pool, (uint64_t)head, first, n, IOTLB__SLOT_MAP_HEAD);
 	}
 	iotlb__read_unlock();
-	return err;
+	return debug_check(dev, err);
 }
 
 /* Is `t` inside the data of a live streaming mapping of this device? */
@@ -330,7 +352,7 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 		*dma_out = pool->dma_addr + (slot << p->slot_shift);
 	}
 	iotlb__read_unlock();
-	return err;
+	return debug_check(dev, err);
 }
 
 int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size)
@@ -357,5 +379,5 @@ int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size)
 		}
 	}
 	iotlb__read_unlock();
-	return err;
+	return debug_check(dev, err);
 }
