@@ -74,9 +74,11 @@ static uint8_t *region, *source, *added;
 static const uint64_t min_aligns[] = { 0, 0x3, 0x7ff, 0xfff, 0x3fff };
 static const uint64_t alloc_aligns[] = { 0, 0xfff, 0x1fff, 0x7fff };
 static const uint64_t boundaries[] = { 0, 0xffff, 0x3ffff, 0xfffff };
-/* Small pools keep the (deliberately slow) model fast; api mode adds big ones. */
-static const uint64_t pool_slots[] = { 1, 3, 64, 127, 128, 200, 256, 384, 1024, 2048, 2100 };
+/* Small pools keep the model and the full check after every call cheap; api
+ * mode adds pools big enough for private devices (blocks of 1024 slots). */
+static const uint64_t pool_slots[] = { 1, 3, 64, 127, 128, 200, 256, 384, 1024, 2100 };
 #define MODEL_POOL_SHAPES 8
+#define ADDED_POOL_BYTES (2048u * 2048)
 #define MAX_OPS 96
 static const uint64_t bases[] = { 0x10000000, 0xfff00000, 0x100000000ull, 0x7ff00000000ull };
 
@@ -307,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	nslots = take(&in, 1);
 	r.model_mode = !(take(&in, 1) & 0x80);
-	nslots = pool_slots[nslots % (r.model_mode ? MODEL_POOL_SHAPES : 11)];
+	nslots = pool_slots[nslots % (r.model_mode ? MODEL_POOL_SHAPES : 10)];
 	c.vaddr = region;
 	c.dma_addr = bases[take(&in, 1) % 4];
 	c.size = nslots << 11;
@@ -370,7 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			if (!added_pool) {
 				CHECK(iotlb_mem_add_pool(r.mem, added, 0x900000000ull,
-							 REGION_BYTES) == 0);
+							 ADDED_POOL_BYTES) == 0);
 				CHECK(iotlb_mem_add_pool(r.mem, added, 0xa00000000ull,
 							 4096) == -EINVAL);
 				added_pool = true;

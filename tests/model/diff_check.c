@@ -13,18 +13,38 @@
 
 void diff_describe(const struct run *r, FILE *f)
 {
+	const struct model *m = &r->m;
+
 	fprintf(f, "config %u: nslots %" PRIu64 " dma_addr 0x%" PRIx64 " slot_shift %u "
-		   "segment_slots %u page_size %" PRIu64 " nareas requested %u -> %u "
-		   "(area_nslots %" PRIu64 ") lock %s select %d flags 0x%x%s\n",
+		   "segment_slots %u block_slots %" PRIu64 " page_size %" PRIu64
+		   " nareas requested %u -> %u (area_nslots %" PRIu64 ") lock %s select %d "
+		   "flags 0x%x%s\n",
 		r->cfg_index, r->mp.nslots, r->mp.dma_addr, r->mp.slot_shift, r->mp.segment_slots,
-		r->mp.page_size, r->mp.nareas_req, r->m.nareas, r->m.area_nslots,
+		m->block_slots, r->mp.page_size, r->mp.nareas_req, m->nareas, m->area_nslots,
 		r->lock == IOTLB_LOCK_NONE ? "none" : "mutex", (int)r->select, r->flags,
 		r->huge ? " (huge, mmap NORESERVE)" : "");
-	for (unsigned k = 0; k < r->ndevs && r->ldev[k]; k++)
+	for (unsigned k = 1; k < m->shared.npools; k++)
+		fprintf(f, "  pool %u: nslots %" PRIu64 " dma_addr 0x%" PRIx64 " nareas %u\n", k,
+			m->shared.pools[k]->nslots, m->shared.pools[k]->dma_addr,
+			m->shared.pools[k]->nareas);
+	for (unsigned k = 0; k < MAX_DEVS; k++) {
+		const struct model_private *pv;
+
+		if (!r->ldev[k])
+			continue;
 		fprintf(f, "  dev%u: min_align 0x%" PRIx64 " alloc_align 0x%" PRIx64
 			   " seg_boundary 0x%" PRIx64 "\n",
 			k, r->mdev[k].min_align_mask, r->mdev[k].alloc_align_mask,
 			r->mdev[k].seg_boundary_mask);
+		pv = model_private_of(m, k);
+		if (pv)
+			fprintf(f, "        private: pool %u slot %" PRIu64 ", %" PRIu64
+				   " slots at 0x%" PRIx64 ", %u children (asked %" PRIu64
+				   " bytes, %u queues)\n",
+				pv->dom.pools[0]->parent->index, pv->dom.pools[0]->parent_slot,
+				pv->dom.pools[0]->nslots, pv->dom.pools[0]->dma_addr,
+				pv->dom.pools[0]->nareas, r->priv_size[k], r->priv_queues[k]);
+	}
 }
 
 void diff_mismatch(struct run *r, const char *fmt, ...)
@@ -93,6 +113,8 @@ void diff_tally(struct run *r, enum op_kind op, int rc)
 		res = RES_EINVAL;
 	else if (rc == -ENOENT)
 		res = RES_ENOENT;
+	else if (rc == -EBUSY)
+		res = RES_EBUSY;
 	r->tally[op][res]++;
 }
 
@@ -114,14 +136,14 @@ void diff_expect_no_logs(struct run *r)
 	expect_logs(r, 0, NULL, NULL);
 }
 
-void diff_expect_full_log(struct run *r, uint64_t padded, uint64_t used_before)
+void diff_expect_full_log(struct run *r, uint64_t padded, uint64_t total, uint64_t used_before)
 {
 	int level = IOTLB_LOG_ERR;
 	char msg[1][256];
 
 	snprintf(msg[0], sizeof(msg[0]),
 		 "swiotlb buffer is full (sz: %zu bytes), total %lu (slots), used %lu (slots)",
-		 (size_t)padded, (unsigned long)r->mp.nslots, (unsigned long)used_before);
+		 (size_t)padded, (unsigned long)total, (unsigned long)used_before);
 	expect_logs(r, 1, &level, msg);
 }
 
@@ -153,31 +175,32 @@ static uint8_t lib_kind(enum model_slot_kind k)
 		return IOTLB__SLOT_COHERENT_HEAD;
 	case MODEL_SLOT_COHERENT_DATA:
 		return IOTLB__SLOT_COHERENT_DATA;
+	case MODEL_SLOT_CARVED:
+		return IOTLB__SLOT_CARVED;
 	case MODEL_SLOT_FREE:
 	default:
 		return IOTLB__SLOT_FREE;
 	}
 }
 
-static void compare_stats(struct run *r)
+/* The figures of one domain: iotlb_mem_stats, or iotlb_dev_stats of a device. */
+static void compare_stats(struct run *r, const char *who, const struct iotlb_stats *s,
+			  const struct model_domain *dom, const struct model_stats *ms,
+			  uint64_t nqueues)
 {
-	struct iotlb_stats s = IOTLB_STATS_INIT;
-	const struct model_stats *ms = &r->m.st;
-
-	if (iotlb_mem_stats(r->mem, &s))
-		diff_mismatch(r, "iotlb_mem_stats failed");
 #define SAME(field, want)                                                               \
 	do {                                                                            \
-		if (s.field != (uint64_t)(want))                                        \
-			diff_mismatch(r, "stats." #field " %" PRIu64 ", model %" PRIu64,      \
-				 (uint64_t)s.field, (uint64_t)(want));                  \
+		if (s->field != (uint64_t)(want))                                       \
+			diff_mismatch(r, "%s stats." #field " %" PRIu64 ", model %" PRIu64, \
+				      who, (uint64_t)s->field, (uint64_t)(want));       \
 	} while (0)
-	SAME(nslots, r->mp.nslots);
+	SAME(nslots, dom->nslots);
 	SAME(used, ms->used);
 	SAME(used_hiwater, ms->used_hiwater);
 	SAME(transient_nslots, 0);
-	SAME(npools, 1);
-	SAME(nareas, r->m.nareas);
+	SAME(npools, dom->npools);
+	SAME(nareas, dom->max_nareas);
+	SAME(nqueues, nqueues);
 	SAME(maps, ms->maps);
 	SAME(map_fail_nospace, ms->map_fail_nospace);
 	SAME(map_fail_too_big, ms->map_fail_too_big);
@@ -192,39 +215,73 @@ static void compare_stats(struct run *r)
 #undef SAME
 }
 
-/* Everything the two sides keep, after every operation. */
-void diff_compare_state(struct run *r)
+static void compare_all_stats(struct run *r)
 {
-	const struct iotlb__pool *pool = r->pool;
+	struct iotlb_stats s = IOTLB_STATS_INIT;
+	char who[32];
+
+	if (iotlb_mem_stats(r->mem, &s))
+		diff_mismatch(r, "iotlb_mem_stats failed");
+	compare_stats(r, "mem", &s, &r->m.shared, &r->m.st, 0);
+	for (unsigned k = 0; k < MAX_DEVS; k++) {
+		const struct model_private *pv = model_private_of(&r->m, k);
+
+		if (!r->ldev[k] || (!pv && k > 0))
+			continue; /* a shared device reads the mem's figures: dev0 shows it */
+		s = (struct iotlb_stats)IOTLB_STATS_INIT;
+		if (iotlb_dev_stats(r->ldev[k], &s))
+			diff_mismatch(r, "iotlb_dev_stats(dev%u) failed", k);
+		snprintf(who, sizeof(who), "dev%u", k);
+		compare_stats(r, who, &s, model_dev_domain(&r->m, k), model_dev_stats(&r->m, k),
+			      pv ? pv->dom.pools[0]->nareas : 0);
+	}
+}
+
+/* One pool: geometry, areas, free-run counters and per-slot state. */
+static void compare_pool(struct run *r, const char *who, const struct iotlb__pool *pool,
+			 const struct model_pool *mp)
+{
 	const struct model *m = &r->m;
-	char why[256] = "";
 	uint64_t i;
 
-	if (pool->nslots != m->p.nslots || pool->nareas != m->nareas)
-		diff_mismatch(r, "pool has %" PRIu64 " slots / %u areas, model %" PRIu64 " / %u",
-			 pool->nslots, pool->nareas, m->p.nslots, m->nareas);
-	for (unsigned a = 0; a < m->nareas; a++) {
+	if (pool->nslots != mp->nslots || pool->nareas != mp->nareas ||
+	    pool->dma_addr != mp->dma_addr || (uint64_t)(uintptr_t)pool->vaddr != mp->vaddr ||
+	    pool->index != mp->index)
+		diff_mismatch(r, "%s: %" PRIu64 " slots / %u areas at 0x%" PRIx64 " (va %p), "
+				 "index %u; model %" PRIu64 " / %u at 0x%" PRIx64 " (va 0x%" PRIx64
+				 "), index %u",
+			      who, pool->nslots, pool->nareas, pool->dma_addr, (void *)pool->vaddr,
+			      pool->index, mp->nslots, mp->nareas, mp->dma_addr, mp->vaddr,
+			      mp->index);
+	for (unsigned a = 0; a < mp->nareas; a++) {
 		const struct iotlb__area *la = iotlb__area_at(pool, a);
-		const struct model_area *ma = &m->areas[a];
+		const struct model_area *ma = &mp->areas[a];
 
 		if (la->base != ma->base || la->nslots != ma->nslots || la->index != ma->index ||
 		    la->used != ma->used)
 			diff_mismatch(r,
-				 "area %u: base %" PRIu64 " nslots %" PRIu64 " cursor %" PRIu64
+				 "%s area %u: base %" PRIu64 " nslots %" PRIu64 " cursor %" PRIu64
 				 " used %" PRIu64 "; model base %" PRIu64 " nslots %" PRIu64
 				 " cursor %" PRIu64 " used %" PRIu64,
-				 a, la->base, la->nslots, la->index, la->used, ma->base, ma->nslots,
-				 ma->index, ma->used);
+				 who, a, la->base, la->nslots, la->index, la->used, ma->base,
+				 ma->nslots, ma->index, ma->used);
 	}
 
-	model_free_runs(m, r->runs);
-	if (memcmp(pool->list, r->runs, m->p.nslots * sizeof(*r->runs))) {
+	if (r->runs_cap < mp->nslots) {
+		free(r->runs);
+		r->runs_cap = mp->nslots;
+		r->runs = malloc(r->runs_cap * sizeof(*r->runs));
+		if (!r->runs)
+			diff_mismatch(r, "test: out of memory");
+	}
+	model_pool_free_runs(m, mp, r->runs);
+	if (memcmp(pool->list, r->runs, mp->nslots * sizeof(*r->runs))) {
 		for (i = 0; pool->list[i] == r->runs[i]; i++)
 			;
-		diff_mismatch(r, "list[%" PRIu64 "] = %u, model counts %u (and %" PRIu64 ")", i,
-			 pool->list[i], r->runs[i], model_free_run(m, i));
+		diff_mismatch(r, "%s: list[%" PRIu64 "] = %u, model counts %u (and %" PRIu64 ")",
+			      who, i, pool->list[i], r->runs[i], model_pool_free_run(m, mp, i));
 	}
-	for (i = 0; i < m->p.nslots; i++) {
+	for (i = 0; i < mp->nslots; i++) {
 		const struct iotlb__slot *s = &pool->slots[i];
 		uint64_t want_orig;
 		enum model_slot_kind kind;
@@ -232,25 +289,75 @@ void diff_compare_state(struct run *r)
 		uint32_t want_owner;
 
 		/* a free slot carries nothing (2.2 resets it) */
-		if (!m->owner[i] && !s->orig && !s->alloc_size && !s->pad_slots &&
+		if (!mp->owner[i] && !s->orig && !s->alloc_size && !s->pad_slots &&
 		    s->kind == IOTLB__SLOT_FREE && !s->owner)
 			continue;
-		want_orig = m->orig_valid[i] ? m->orig[i] : 0;
-		kind = model_slot_kind(m, i);
-		dev = model_slot_dev(m, i);
+		want_orig = mp->orig_valid[i] ? mp->orig[i] : 0;
+		kind = model_pool_slot_kind(m, mp, i);
+		dev = model_pool_slot_dev(m, mp, i);
 		want_owner = dev < 0 ? 0 : r->ldev[dev]->id;
-		if (s->orig != want_orig || s->alloc_size != m->alloc_size[i] ||
-		    s->pad_slots != m->pad_slots[i] || s->kind != lib_kind(kind) ||
+		/* what a carved slot records beyond its kind and owner is not specified */
+		if (s->orig != want_orig ||
+		    (kind != MODEL_SLOT_CARVED && s->alloc_size != mp->alloc_size[i]) ||
+		    s->pad_slots != mp->pad_slots[i] || s->kind != lib_kind(kind) ||
 		    s->owner != want_owner)
 			diff_mismatch(r,
-				 "slot %" PRIu64 ": orig 0x%" PRIx64 " alloc_size %" PRId64
+				 "%s slot %" PRIu64 ": orig 0x%" PRIx64 " alloc_size %" PRId64
 				 " pad_slots %u kind %u owner %u; model orig 0x%" PRIx64
 				 " alloc_size %" PRId64 " pad_slots %" PRIu64 " kind %u owner %u",
-				 i, s->orig, s->alloc_size, s->pad_slots, s->kind, s->owner,
-				 want_orig, m->alloc_size[i], m->pad_slots[i], lib_kind(kind),
+				 who, i, s->orig, s->alloc_size, s->pad_slots, s->kind, s->owner,
+				 want_orig, mp->alloc_size[i], mp->pad_slots[i], lib_kind(kind),
 				 want_owner);
 	}
-	compare_stats(r);
+}
+
+/* Everything the two sides keep, after every operation. */
+void diff_compare_state(struct run *r)
+{
+	const struct model *m = &r->m;
+	const struct iotlb__pool *pool;
+	char why[256] = "", who[48];
+	unsigned n = m->shared.npools;
+
+	/* the shared pools, newest first on the library's list */
+	for (pool = r->mem->shared.pools; pool; pool = pool->next) {
+		if (n == 0)
+			diff_mismatch(r, "the library has more than %u shared pools",
+				      m->shared.npools);
+		snprintf(who, sizeof(who), "pool %u", n - 1);
+		compare_pool(r, who, pool, m->shared.pools[--n]);
+	}
+	if (n)
+		diff_mismatch(r, "the library lists %u shared pools, model %u",
+			      m->shared.npools - n, m->shared.npools);
+	for (unsigned k = 0; k < MAX_DEVS; k++) {
+		const struct model_private *pv = r->ldev[k] ? model_private_of(m, k) : NULL;
+		const struct iotlb_dev *dev = r->ldev[k];
+		const struct model_pool *mp;
+
+		if (!pv) {
+			if (dev && dev->domain != &dev->mem->shared)
+				diff_mismatch(r, "dev%u maps from a private domain", k);
+			continue;
+		}
+		mp = pv->dom.pools[0];
+		pool = dev->private_domain.pools;
+		if (dev->domain != &dev->private_domain || !pool || pool->next ||
+		    !pool->parent || pool->parent->index != mp->parent->index ||
+		    pool->parent_slot != mp->parent_slot)
+			diff_mismatch(r,
+				      "dev%u: private pool %p (next %p) over pool %d slot %" PRIu64
+				      "; model over pool %u slot %" PRIu64,
+				      k, (const void *)pool, pool ? (void *)pool->next : NULL,
+				      pool && pool->parent ? (int)pool->parent->index : -1,
+				      pool ? pool->parent_slot : 0, mp->parent->index,
+				      mp->parent_slot);
+		snprintf(who, sizeof(who), "dev%u private pool", k);
+		compare_pool(r, who, pool, mp);
+		if (iotlb__check_dev(dev, why, sizeof(why)))
+			diff_mismatch(r, "iotlb__check_dev(dev%u): %s", k, why);
+	}
+	compare_all_stats(r);
 	if (iotlb__check_mem(r->mem, why, sizeof(why)))
 		diff_mismatch(r, "iotlb__check_mem: %s", why);
 }
@@ -259,12 +366,17 @@ void diff_compare_state(struct run *r)
 
 unsigned char *diff_bounce_ptr(const struct run *r, uint64_t dma)
 {
-	return r->region + (dma - r->mp.dma_addr);
+	/* private pools lie inside shared ones: the shared pool has every address */
+	const struct model_pool *pool = model_domain_find_pool(&r->m, &r->m.shared, dma);
+
+	if (!pool)
+		diff_mismatch((struct run *)r, "test bug: 0x%" PRIx64 " is in no pool", dma);
+	return (unsigned char *)(uintptr_t)(pool->vaddr + (dma - pool->dma_addr));
 }
 
 uint64_t diff_alloc_start(const struct run *r, const struct model_alloc *al)
 {
-	return r->mp.dma_addr + (al->first << r->mp.slot_shift);
+	return al->pool->dma_addr + (al->first << r->mp.slot_shift);
 }
 
 size_t diff_alloc_len(const struct run *r, const struct model_alloc *al)

@@ -2,7 +2,8 @@
 /*
  * The differential test's operations: each runs on the library and on the
  * model with the same arguments, then everything is compared. Random choices
- * lean on the edges of the rules (sizes, data ends, stale and inner handles).
+ * lean on the edges of the rules (sizes, data ends, stale and inner handles,
+ * pool edges), on shared and private devices alike.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,136 +17,32 @@ static void remember_handle(struct run *r, uint64_t dma)
 	r->stale[r->nstale++ % NSTALE] = dma;
 }
 
-static uint64_t seg_bytes(const struct run *r)
-{
-	return (uint64_t)r->mp.segment_slots << r->mp.slot_shift;
-}
-
-static int random_dir(struct run *r)
-{
-	return (int)rng_below(&r->rng, 3);
-}
-
-static const char *dir_name(int dir)
-{
-	static const char *const names[] = { "BIDIR", "TO_DEV", "FROM_DEV", "NONE" };
-
-	return dir >= 0 && dir <= 3 ? names[dir] : "BAD";
-}
-
-/* Sizes on the edges of the rules: slot, page and segment sizes, +-1. */
-static uint64_t edge_size(struct run *r)
-{
-	uint64_t slot = (uint64_t)1 << r->mp.slot_shift;
-	uint64_t seg = seg_bytes(r);
-	uint64_t v;
-
-	switch (rng_below(&r->rng, 5)) {
-	case 0:
-		v = r->mp.page_size;
-		break;
-	case 1:
-		v = slot * (1 + rng_below(&r->rng, 4));
-		break;
-	case 2:
-		v = seg;
-		break;
-	case 3:
-		v = seg - slot * rng_below(&r->rng, 3);
-		break;
-	default:
-		v = r->mp.page_size << rng_below(&r->rng, 4);
-		break;
-	}
-	v += rng_below(&r->rng, 3);
-	return v > 1 ? v - 1 : 1;
-}
-
-static uint64_t random_map_size(struct run *r)
-{
-	uint64_t seg = seg_bytes(r);
-	uint64_t k = rng_below(&r->rng, 100);
-
-	if (k < 10)
-		return edge_size(r);
-	if (k < 45)
-		return 1 + rng_below(&r->rng, 2048);
-	if (k < 65)
-		return 1 + rng_below(&r->rng, 8192);
-	if (k < 80)
-		return 1 + rng_below(&r->rng, 65536);
-	if (k < 88)
-		return 1 + rng_below(&r->rng, seg);
-	if (k < 96)
-		return seg - 4096 + rng_below(&r->rng, 8192);
-	return seg + 1 + rng_below(&r->rng, seg);
-}
-
-static uint64_t random_alloc_size(struct run *r)
-{
-	uint64_t page = r->mp.page_size;
-	uint64_t k = rng_below(&r->rng, 100);
-
-	if (k < 10)
-		return edge_size(r);
-	if (k < 50)
-		return 1 + rng_below(&r->rng, page);
-	if (k < 80)
-		return 1 + rng_below(&r->rng, 4 * page);
-	if (k < 93)
-		return 1 + rng_below(&r->rng, seg_bytes(r));
-	return seg_bytes(r) - 2048 + rng_below(&r->rng, 4096);
-}
-
-static int random_queue(struct run *r)
-{
-	if (rng_pct(&r->rng, 5))
-		return 0x7fffffff - (int)rng_below(&r->rng, 4);
-	return (int)rng_below(&r->rng, 64);
-}
-
-/* A live allocation chosen at random, or NULL. */
-const struct model_alloc *diff_random_live(struct run *r, int coherent)
-{
-	size_t n = 0, pick, k;
-
-	for (k = 0; k < r->m.nallocs; k++)
-		if (r->m.allocs[k].live && (coherent < 0 || r->m.allocs[k].coherent == coherent))
-			n++;
-	if (!n)
-		return NULL;
-	pick = rng_below(&r->rng, n);
-	for (k = 0; k < r->m.nallocs; k++)
-		if (r->m.allocs[k].live && (coherent < 0 || r->m.allocs[k].coherent == coherent) &&
-		    pick-- == 0)
-			return &r->m.allocs[k];
-	return NULL;
-}
-
 static void op_map(struct run *r, unsigned dv, int queue, uint64_t orig, uint64_t size, int dir,
 		   unsigned attrs)
 {
 	const struct model_dev *d = &r->mdev[dv];
-	uint64_t used_before = r->m.st.used;
+	const struct model_domain *dom = model_dev_domain(&r->m, dv);
+	uint64_t used_before = model_dev_stats(&r->m, dv)->used;
 	uint64_t ldma = 0xdeadbeefull, mdma = 0;
 	uint64_t padded = size ? model_padded_size(&r->m, d, orig, size) : 0;
 	int lrc, mrc;
 
 	diff_set_op(r, "map dev%u queue %d orig 0x%" PRIx64 " size %" PRIu64 " dir %s attrs 0x%x "
 		  "(padded %" PRIu64 ")",
-	       dv, queue, orig, size, dir_name(dir), attrs, padded);
+	       dv, queue, orig, size, diff_dir_name(dir), attrs, padded);
 	lrc = iotlb_map(r->ldev[dv], queue, (void *)(uintptr_t)orig, (size_t)size,
 			(enum iotlb_dir)dir, attrs, &ldma);
 	mrc = model_map(&r->m, d, (unsigned)queue, orig, size, dir, &mdma);
 	diff_expect_rc(r, "iotlb_map", lrc, mrc);
 	diff_tally(r, OP_MAP, mrc);
-	if (r->m.st.used == r->mp.nslots)
+	if (r->m.st.used == r->m.shared.nslots)
 		r->full_slots++;
 	if (mrc) {
+		r->private_nospace += mrc == -ENOSPC && dom != &r->m.shared;
 		if (ldma != 0xdeadbeefull)
 			diff_mismatch(r, "failed map wrote its out-parameter");
 		if ((mrc == -ENOSPC || mrc == -E2BIG) && !(attrs & IOTLB_ATTR_NO_WARN))
-			diff_expect_full_log(r, padded, used_before);
+			diff_expect_full_log(r, padded, dom->nslots, used_before);
 		else
 			diff_expect_no_logs(r);
 		diff_compare_state(r);
@@ -158,18 +55,21 @@ static void op_map(struct run *r, unsigned dv, int queue, uint64_t orig, uint64_
 		diff_mismatch(r, "bounce buffer does not hold the original after map");
 	remember_handle(r, ldma);
 	r->padded_maps += r->m.allocs[r->m.nallocs - 1].pad != 0;
+	r->private_maps += dom != &r->m.shared;
+	r->multi_pool_maps += dom->npools > 1;
 	diff_compare_state(r);
 }
 
 static void random_map(struct run *r)
 {
-	unsigned dv = (unsigned)rng_below(&r->rng, r->ndevs);
+	unsigned dv = diff_random_dev(r);
 	uint64_t orig = (uint64_t)(uintptr_t)r->src + rng_below(&r->rng, SRC_SPAN);
 	unsigned attrs = rng_pct(&r->rng, 15) ? IOTLB_ATTR_NO_WARN : 0;
 
 	if (rng_pct(&r->rng, 5))
 		attrs |= IOTLB_ATTR_SKIP_CPU_SYNC;
-	op_map(r, dv, random_queue(r), orig, random_map_size(r), random_dir(r), attrs);
+	op_map(r, dv, diff_random_queue(r), orig, diff_random_map_size(r), diff_random_dir(r),
+	       attrs);
 }
 
 static void op_unmap(struct run *r, unsigned dv, uint64_t dma, uint64_t size, int dir,
@@ -182,7 +82,7 @@ static void op_unmap(struct run *r, unsigned dv, uint64_t dma, uint64_t size, in
 	int lrc, mrc;
 
 	diff_set_op(r, "unmap dev%u dma 0x%" PRIx64 " size %" PRIu64 " dir %s attrs 0x%x%s", dv, dma,
-	       size, dir_name(dir), attrs,
+	       size, diff_dir_name(dir), attrs,
 	       al ? (al->coherent ? " (a coherent handle)" : " (a live handle)") : "");
 	if (al) {
 		copy_of = *al;
@@ -217,10 +117,10 @@ static void random_unmap_live(struct run *r)
 	if (!al)
 		return;
 	dv = al->dev;
-	if (r->ndevs > 1 && rng_pct(&r->rng, 8))
-		dv = 1 - dv; /* another device's handle: -ENOENT */
+	if (rng_pct(&r->rng, 8))
+		dv = diff_other_dev(r, dv); /* another device's handle: -ENOENT */
 	/* the whole allocation from the handle: what a copy back may cover */
-	extent = (uint64_t)r->m.alloc_size[al->first + al->pad];
+	extent = (uint64_t)al->pool->alloc_size[al->first + al->pad];
 	size = al->size;
 	k = rng_below(&r->rng, 100);
 	if (k < 15)
@@ -233,67 +133,15 @@ static void random_unmap_live(struct run *r)
 		size = al->size + 1 + rng_below(&r->rng, 4096);
 	if (rng_pct(&r->rng, 20))
 		attrs |= IOTLB_ATTR_SKIP_CPU_SYNC;
-	op_unmap(r, dv, al->handle, size, random_dir(r), attrs);
-}
-
-/* An address in or near the pool that is probably not a handle. */
-static uint64_t random_bad_address(struct run *r)
-{
-	const struct model_alloc *al;
-	uint64_t bytes = r->mp.nslots << r->mp.slot_shift;
-
-	switch (rng_below(&r->rng, 7)) {
-	case 0: /* inside a live allocation, not its handle */
-		al = diff_random_live(r, -1);
-		if (al)
-			return diff_alloc_start(r, al) + rng_below(&r->rng, diff_alloc_len(r, al));
-		break;
-	case 1: /* a handle given out earlier, maybe released */
-		if (r->nstale)
-			return r->stale[rng_below(&r->rng, r->nstale < NSTALE ? r->nstale : NSTALE)];
-		break;
-	case 2: /* just outside the pool */
-		if (rng_pct(&r->rng, 50) && r->mp.dma_addr >= 4096)
-			return r->mp.dma_addr - 1 - rng_below(&r->rng, 4096);
-		return r->mp.dma_addr + bytes + rng_below(&r->rng, 4096);
-	case 3: /* a coherent allocation's handle */
-		al = diff_random_live(r, 1);
-		if (al)
-			return al->handle;
-		break;
-	case 4: /* the edges of a live mapping's data */
-		al = diff_random_live(r, 0);
-		if (!al)
-			break;
-		switch (rng_below(&r->rng, 4)) {
-		case 0:
-			return al->handle - 1;
-		case 1:
-			return al->handle + al->size;
-		default: /* the first byte past the data, and the last one */
-			return al->handle + (uint64_t)r->m.alloc_size[al->first + al->pad] -
-			       rng_below(&r->rng, 2);
-		}
-	case 5: /* near a live mapping's handle */
-		al = diff_random_live(r, 0);
-		if (!al)
-			break;
-		if (rng_pct(&r->rng, 50))
-			return al->handle + 1 + rng_below(&r->rng, al->size);
-		return al->handle - 1 - rng_below(&r->rng, 2048);
-	default:
-		break;
-	}
-	/* anywhere in the pool */
-	return r->mp.dma_addr + rng_below(&r->rng, bytes);
+	op_unmap(r, dv, al->handle, size, diff_random_dir(r), attrs);
 }
 
 static void random_unmap_bad(struct run *r)
 {
-	uint64_t dma = random_bad_address(r);
-	unsigned dv = (unsigned)rng_below(&r->rng, r->ndevs);
+	uint64_t dma = diff_random_bad_address(r);
+	unsigned dv = diff_random_dev(r);
 
-	op_unmap(r, dv, dma, 1 + rng_below(&r->rng, 8192), random_dir(r), 0);
+	op_unmap(r, dv, dma, 1 + rng_below(&r->rng, 8192), diff_random_dir(r), 0);
 }
 
 static void op_sync(struct run *r, unsigned dv, uint64_t dma, uint64_t size, int dir,
@@ -308,7 +156,7 @@ static void op_sync(struct run *r, unsigned dv, uint64_t dma, uint64_t size, int
 	if (model_classify(&r->m, d, dma) == MODEL_ADDR_DATA && size && dir >= 0 && dir <= 2)
 		al = model_alloc_at(&r->m, dma);
 	diff_set_op(r, "sync_for_%s dev%u dma 0x%" PRIx64 " size %" PRIu64 " dir %s%s",
-	       for_cpu ? "cpu" : "device", dv, dma, size, dir_name(dir),
+	       for_cpu ? "cpu" : "device", dv, dma, size, diff_dir_name(dir),
 	       al ? " (inside live data)" : "");
 	if (al) {
 		copy_of = *al;
@@ -347,7 +195,7 @@ static void random_sync_live(struct run *r)
 	if (!al)
 		return;
 	/* the data runs from the handle to the end of the allocation's bytes */
-	extent = (uint64_t)r->m.alloc_size[al->first + al->pad];
+	extent = (uint64_t)al->pool->alloc_size[al->first + al->pad];
 	if (rng_pct(&r->rng, 80) || extent <= al->size)
 		off = rng_below(&r->rng, al->size);
 	else
@@ -363,22 +211,23 @@ static void random_sync_live(struct run *r)
 	else
 		size = maxlen + 1 + rng_below(&r->rng, 4096);
 	dv = al->dev;
-	if (r->ndevs > 1 && rng_pct(&r->rng, 5))
-		dv = 1 - dv;
-	op_sync(r, dv, al->handle + off, size, random_dir(r), rng_pct(&r->rng, 50));
+	if (rng_pct(&r->rng, 5))
+		dv = diff_other_dev(r, dv);
+	op_sync(r, dv, al->handle + off, size, diff_random_dir(r), rng_pct(&r->rng, 50));
 }
 
 static void random_sync_bad(struct run *r)
 {
-	uint64_t dma = random_bad_address(r);
+	uint64_t dma = diff_random_bad_address(r);
 
-	op_sync(r, (unsigned)rng_below(&r->rng, r->ndevs), dma, 1 + rng_below(&r->rng, 4096),
-		random_dir(r), rng_pct(&r->rng, 50));
+	op_sync(r, diff_random_dev(r), dma, 1 + rng_below(&r->rng, 4096), diff_random_dir(r),
+		rng_pct(&r->rng, 50));
 }
 
 static void op_alloc(struct run *r, unsigned dv, uint64_t size)
 {
 	const struct model_dev *d = &r->mdev[dv];
+	unsigned nstarts = model_dev_domain(&r->m, dv)->max_nareas;
 	struct iotlb_stats before = IOTLB_STATS_INIT, after = IOTLB_STATS_INIT;
 	void *lva = (void *)0x1;
 	uint64_t ldma = 0xdeadbeefull, mdma = 0, cdma = 0;
@@ -387,17 +236,18 @@ static void op_alloc(struct run *r, unsigned dv, uint64_t size)
 	int lrc, mrc = 0, crc;
 
 	diff_set_op(r, "alloc dev%u size %" PRIu64, dv, size);
-	iotlb_mem_stats(r->mem, &before);
+	iotlb_dev_stats(r->ldev[dv], &before);
 	lrc = iotlb_alloc(r->ldev[dv], (size_t)size, &lva, &ldma);
-	iotlb_mem_stats(r->mem, &after);
+	iotlb_dev_stats(r->ldev[dv], &after);
 	lib_fb = after.area_fallbacks != before.area_fallbacks;
 
 	/*
 	 * The first area of a coherent allocation comes from the selection
 	 * policy (no queue argument), so the library must agree with the model
-	 * for one of the possible first areas, fallback count included.
+	 * for one of the possible hints, fallback count included (every pool's
+	 * area count divides the largest one's, so hints below it cover all).
 	 */
-	for (start = 0; start < r->m.nareas; start++) {
+	for (start = 0; start < nstarts; start++) {
 		crc = model_alloc_probe(&r->m, d, start, size, &cdma, &fb);
 		if (crc != lrc || fb != lib_fb || (!crc && cdma != ldma))
 			continue;
@@ -463,16 +313,16 @@ static void random_free_live(struct run *r)
 	if (!al)
 		return;
 	dv = al->dev;
-	if (r->ndevs > 1 && rng_pct(&r->rng, 8))
-		dv = 1 - dv;
+	if (rng_pct(&r->rng, 8))
+		dv = diff_other_dev(r, dv);
 	op_free(r, dv, al->handle, al->size);
 }
 
 static void random_free_bad(struct run *r)
 {
-	uint64_t dma = random_bad_address(r);
+	uint64_t dma = diff_random_bad_address(r);
 
-	op_free(r, (unsigned)rng_below(&r->rng, r->ndevs), dma, 1 + rng_below(&r->rng, 8192));
+	op_free(r, diff_random_dev(r), dma, 1 + rng_below(&r->rng, 8192));
 }
 
 /* Argument errors: -EINVAL whatever the state, and nothing changes. */
@@ -484,14 +334,15 @@ static void random_invalid(struct run *r)
 
 	switch (rng_below(&r->rng, 8)) {
 	case 0:
-		op_map(r, dv, random_queue(r), orig, 0, random_dir(r), 0);
+		op_map(r, dv, diff_random_queue(r), orig, 0, diff_random_dir(r), 0);
 		break;
 	case 1:
-		op_map(r, dv, random_queue(r), orig, 1 + rng_below(&r->rng, 4096),
+		op_map(r, dv, diff_random_queue(r), orig, 1 + rng_below(&r->rng, 4096),
 		       rng_pct(&r->rng, 50) ? IOTLB_DIR_NONE : 7, 0);
 		break;
 	case 2:
-		op_map(r, dv, random_queue(r), 0, 1 + rng_below(&r->rng, 4096), random_dir(r), 0);
+		op_map(r, dv, diff_random_queue(r), 0, 1 + rng_below(&r->rng, 4096),
+		       diff_random_dir(r), 0);
 		break;
 	case 3:
 		op_alloc(r, dv, 0);
@@ -502,7 +353,7 @@ static void random_invalid(struct run *r)
 		break;
 	case 5:
 		if (al)
-			op_unmap(r, dv, al->handle, 0, random_dir(r), 0);
+			op_unmap(r, dv, al->handle, 0, diff_random_dir(r), 0);
 		break;
 	case 6:
 		if (al)
@@ -520,10 +371,10 @@ static void random_invalid(struct run *r)
 /* Address queries and the high-water reset. */
 static void random_query(struct run *r)
 {
-	uint64_t dma = random_bad_address(r);
-	uint64_t bytes = r->mp.nslots << r->mp.slot_shift;
-	bool inside = dma >= r->mp.dma_addr && dma - r->mp.dma_addr < bytes;
-	unsigned dv = (unsigned)rng_below(&r->rng, r->ndevs);
+	uint64_t dma = diff_random_bad_address(r);
+	unsigned dv = diff_random_dev(r);
+	/* a device sees only the pools it maps from */
+	bool inside = model_domain_find_pool(&r->m, model_dev_domain(&r->m, dv), dma) != NULL;
 	void *va;
 	int rc;
 
@@ -548,9 +399,27 @@ static void random_query(struct run *r)
 
 void diff_random_op(struct run *r)
 {
-	uint64_t k = rng_below(&r->rng, 100);
+	uint64_t k = rng_below(&r->rng, 1000);
 	unsigned mw = r->map_weight;
 
+	/* now and then: the pool list and the private devices change */
+	if (k < 5) {
+		diff_add_pool(r);
+		return;
+	}
+	if (k < 8) {
+		diff_add_pool_bad(r);
+		return;
+	}
+	if (k < 20) {
+		diff_private_create(r);
+		return;
+	}
+	if (k < 28) {
+		diff_private_destroy(r);
+		return;
+	}
+	k = rng_below(&r->rng, 100);
 	if (k < mw)
 		random_map(r);
 	else if (k < mw + 18)
@@ -562,7 +431,7 @@ void diff_random_op(struct run *r)
 	else if (k < mw + 39)
 		random_sync_bad(r);
 	else if (k < mw + 49)
-		op_alloc(r, (unsigned)rng_below(&r->rng, r->ndevs), random_alloc_size(r));
+		op_alloc(r, diff_random_dev(r), diff_random_alloc_size(r));
 	else if (k < mw + 56)
 		random_free_live(r);
 	else if (k < mw + 58)
@@ -573,15 +442,20 @@ void diff_random_op(struct run *r)
 		random_query(r);
 }
 
-void diff_release_all(struct run *r)
+void diff_release_dev(struct run *r, int dv)
 {
 	const struct model_alloc *al;
 
-	while ((al = diff_random_live(r, -1)) != NULL) {
+	while ((al = diff_random_live_of(r, -1, dv)) != NULL) {
 		r->op++;
 		if (al->coherent)
 			op_free(r, al->dev, al->handle, al->size);
 		else
-			op_unmap(r, al->dev, al->handle, al->size, random_dir(r), 0);
+			op_unmap(r, al->dev, al->handle, al->size, diff_random_dir(r), 0);
 	}
+}
+
+void diff_release_all(struct run *r)
+{
+	diff_release_dev(r, -1);
 }

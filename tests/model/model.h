@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of ALGORITHM.md sections 2-5 for one pool: an occupancy
- * array and the spec's rules written out step by step, slow and obvious, so
- * that the differential test can hold the library against it. It shares no
- * code with src/ and does not include its private headers.
+ * Reference model of ALGORITHM.md sections 2-7: occupancy arrays and the
+ * spec's rules written out step by step, slow and obvious, so that the
+ * differential test can hold the library against it: several shared pools
+ * (section 7, without growth) and device private pools carved out of them
+ * in IO TLB blocks (section 6). It shares no code with src/ and does not
+ * include its private headers.
  */
 #ifndef IOTLB_TESTS_MODEL_MODEL_H
 #define IOTLB_TESTS_MODEL_MODEL_H
@@ -26,6 +28,9 @@ struct model_params {
 	unsigned segment_slots; /* power of two */
 	uint64_t page_size;     /* power of two, >= slot size */
 	unsigned nareas_req;    /* requested areas, >= 1 (0 means CPUs: not modelled) */
+	/* fields added later: zero keeps the one-pool behaviour */
+	unsigned block_slots;   /* IO TLB block (section 6); 0 -> 1024 */
+	uint64_t vaddr;         /* CPU address of the first pool (add_pool overlap checks) */
 };
 
 /* A device as the search sees it (all masks of the form 2^k - 1). */
@@ -43,13 +48,51 @@ struct model_area {
 	uint64_t used;
 };
 
-/* One live (or dead, for reuse) allocation: streaming mapping or coherent. */
+/*
+ * One pool: a contiguous region, its areas and per-slot state. Shared pools
+ * belong to the mem; a private pool covers a carved range of a shared one.
+ */
+struct model_pool {
+	unsigned index;            /* creation order in its domain, from 0 */
+	uint64_t vaddr;            /* CPU address of slot 0 */
+	uint64_t dma_addr;         /* device address of slot 0 */
+	uint64_t nslots;
+	unsigned nareas;
+	uint64_t area_nslots;      /* of every area but the last */
+	struct model_area *areas;
+	/* occupancy: owner[i] = allocation number + 1, 0 when free */
+	uint32_t *owner;
+	/* per-slot state of ALGORITHM.md 2, kept exactly as the spec says */
+	uint64_t *orig;            /* meaningful where orig_valid */
+	uint8_t *orig_valid;
+	int64_t *alloc_size;
+	uint64_t *pad_slots;
+	/* a private pool: where its range sits in the shared pool */
+	struct model_pool *parent;
+	uint64_t parent_slot;
+};
+
+#define MODEL_MAX_POOLS 16
+#define MODEL_MAX_PRIVATE 16
+
+/* The pools one device maps from: the shared pools, or one private pool. */
+struct model_domain {
+	struct model_pool *pools[MODEL_MAX_POOLS]; /* creation order: oldest first */
+	unsigned npools;
+	unsigned max_nareas;
+	uint64_t nslots;
+};
+
+/* One live (or dead, for reuse) allocation: streaming mapping, coherent
+ * allocation, or a range carved out of a shared pool for a private device. */
 struct model_alloc {
 	bool live;
 	bool coherent;
+	bool carved;      /* blocks lent to device `dev`'s private pool */
 	unsigned dev;     /* model_dev.id */
+	struct model_pool *pool;
 	uint64_t handle;  /* device address returned to the caller */
-	uint64_t first;   /* first allocated slot, padding included */
+	uint64_t first;   /* first allocated slot of `pool`, padding included */
 	uint64_t nslots;  /* slots allocated, padding included */
 	uint64_t pad;     /* padding slots in front of the data */
 	uint64_t orig;    /* original address (streaming) */
@@ -85,35 +128,49 @@ enum model_slot_kind {
 	MODEL_SLOT_MAP_DATA,
 	MODEL_SLOT_COHERENT_HEAD,
 	MODEL_SLOT_COHERENT_DATA,
+	MODEL_SLOT_CARVED,      /* lent to a private pool */
+};
+
+/* A device's private pool (section 6) and what happens inside it. */
+struct model_private {
+	bool live;
+	unsigned dev;             /* model_dev.id */
+	struct model_domain dom;  /* exactly one pool */
+	struct model_stats st;    /* iotlb_dev_stats of that device */
+	size_t carve_nr;          /* the carved range's record in allocs[] */
 };
 
 struct model {
 	struct model_params p;
 	uint64_t slot_size;
+	uint64_t block_slots;
+
+	/* the first pool, as the one-pool model had it (aliases of shared.pools[0]) */
 	unsigned nareas;
 	uint64_t area_nslots;      /* of every area but the last */
 	struct model_area *areas;
-
-	/* occupancy: owner[i] = allocation number + 1, 0 when free */
 	uint32_t *owner;
-	/* per-slot state of ALGORITHM.md 2, kept exactly as the spec says */
-	uint64_t *orig;            /* meaningful where orig_valid */
+	uint64_t *orig;
 	uint8_t *orig_valid;
 	int64_t *alloc_size;
 	uint64_t *pad_slots;
 
+	struct model_domain shared;
+	struct model_private priv[MODEL_MAX_PRIVATE];
+
 	struct model_alloc *allocs;
 	size_t nallocs, allocs_cap;
 
-	struct model_stats st;
+	struct model_stats st;     /* of the shared pools (iotlb_mem_stats) */
 
 	/* about the last search (for tests of the search itself) */
 	uint64_t examined;         /* candidate slots looked at */
+	const struct model_pool *last_pool; /* pool that served it */
 	unsigned last_area;        /* area that served it */
-	bool last_fallback;        /* another area than the first choice was tried */
+	bool last_fallback;        /* a second attempt was made */
 };
 
-/* Area count of ALGORITHM.md 3 for a request >= 1. */
+/* Area count of ALGORITHM.md 3 (a request of 0, a private device's nqueues, counts as 1). */
 unsigned model_nareas_for(unsigned requested, uint64_t nslots, unsigned segment_slots);
 
 int model_init(struct model *m, const struct model_params *p); /* 0 or -ENOMEM */
@@ -127,22 +184,63 @@ uint64_t model_max_mapping_size(const struct model *m, const struct model_dev *d
 uint64_t model_padded_size(const struct model *m, const struct model_dev *d, uint64_t orig,
 			   uint64_t size);
 
-/* Free run at slot i, counted from the occupancy array (ALGORITHM.md 2). */
+/* Free run at slot i of `pool`, counted from occupancy (ALGORITHM.md 2). */
+uint64_t model_pool_free_run(const struct model *m, const struct model_pool *pool, uint64_t i);
+/* The same for every slot at once (out has pool->nslots entries). */
+void model_pool_free_runs(const struct model *m, const struct model_pool *pool, uint32_t *out);
+unsigned model_pool_area_of_slot(const struct model_pool *pool, uint64_t slot);
+enum model_slot_kind model_pool_slot_kind(const struct model *m, const struct model_pool *pool,
+					  uint64_t slot);
+/* Device owning slot `slot` (model_dev.id; for a carved slot, the private
+ * device's), or -1 when free. */
+int model_pool_slot_dev(const struct model *m, const struct model_pool *pool, uint64_t slot);
+
+/* The same for the first pool, as the one-pool model had them. */
 uint64_t model_free_run(const struct model *m, uint64_t i);
-/* The same for every slot at once (out has nslots entries). */
 void model_free_runs(const struct model *m, uint32_t *out);
 unsigned model_area_of_slot(const struct model *m, uint64_t slot);
 enum model_slot_kind model_slot_kind(const struct model *m, uint64_t slot);
-/* Device owning slot `slot` (model_dev.id), or -1 when free. */
 int model_slot_dev(const struct model *m, uint64_t slot);
+
+/*
+ * iotlb_mem_add_pool (section 7 without growth): 0, or -EINVAL for a region
+ * that is unaligned, not whole slots, empty, wrapping, or overlapping an
+ * existing pool's CPU or device range. The pool gets the mem's requested
+ * area count, limited to its own size (section 3).
+ */
+int model_add_pool(struct model *m, uint64_t vaddr, uint64_t dma_addr, uint64_t size);
+
+/*
+ * iotlb_dev_create / iotlb_dev_destroy (section 6). Create: the masks first
+ * (model_dev_check), then, with private_size > 0, the carve: -E2BIG when no
+ * shared pool has that many whole blocks, -ENOSPC when none has them free
+ * and contiguous. Destroy: -EBUSY while the device has live mappings or
+ * allocations, else its blocks go back. Devices without a private pool need
+ * no create call (the model knows them by their masks alone).
+ */
+int model_dev_create(struct model *m, const struct model_dev *d, uint64_t private_size,
+		     unsigned nqueues);
+int model_dev_destroy(struct model *m, const struct model_dev *d);
+/* The device's private pool state, or NULL for a device of the shared pools. */
+const struct model_private *model_private_of(const struct model *m, unsigned dev);
+/* The pools device `dev` maps from, and the statistics its activity goes to. */
+const struct model_domain *model_dev_domain(const struct model *m, unsigned dev);
+const struct model_stats *model_dev_stats(const struct model *m, unsigned dev);
+/* The pool of `dom` holding device address `dma`, or NULL. */
+struct model_pool *model_domain_find_pool(const struct model *m, const struct model_domain *dom,
+					  uint64_t dma);
 
 /*
  * The operations, each returning 0 or the negative errno the library must
  * return. `hint` is the caller's queue (explicit, >= 0). Argument errors
  * (-EINVAL: size 0, a bad direction, NULL) are decided before anything else.
  *
- * area_fallbacks counts requests that went on to another area because the
- * first choice could not serve them (so never with one area).
+ * Each works in the device's domain: its private pool if it has one, else
+ * the shared pools, searched area-major (section 7).
+ *
+ * area_fallbacks counts requests that made a second attempt because the
+ * first choice (area hint & (nareas-1) of the newest pool) could not serve
+ * them (so never with one pool of one area).
  */
 int model_map(struct model *m, const struct model_dev *d, unsigned hint, uint64_t orig,
 	      uint64_t size, int dir, uint64_t *dma_out);
@@ -155,7 +253,7 @@ int model_alloc(struct model *m, const struct model_dev *d, unsigned hint, uint6
 int model_free(struct model *m, const struct model_dev *d, uint64_t dma, uint64_t size);
 
 /*
- * What a coherent allocation would return when its search starts at area
+ * What a coherent allocation would return when its search starts with hint
  * `start`, without changing anything: 0 and the handle, or the error.
  * `fallback` tells whether the first-choice area could not serve.
  */
@@ -171,14 +269,16 @@ int model_alloc_probe(const struct model *m, const struct model_dev *d, unsigned
 enum model_addr_class {
 	MODEL_ADDR_DATA,      /* in the data of a live streaming mapping of d */
 	MODEL_ADDR_NOT_DATA,  /* free, padding, before the handle, past the end,
-			       * coherent, another device's, outside the pool */
+			       * coherent, carved, another device's, outside
+			       * the device's pools */
 };
 enum model_addr_class model_classify(const struct model *m, const struct model_dev *d,
 				     uint64_t dma);
 
-/* The live allocation owning the slot of `dma`, or NULL. */
+/* The live allocation owning the slot of `dma` (in a private pool when the
+ * address lies in one, never a carve record), or NULL. */
 const struct model_alloc *model_alloc_at(const struct model *m, uint64_t dma);
-/* The live allocation whose handle is `dma` (any device, any kind), or NULL. */
+/* The live mapping or allocation whose handle is `dma` (any device), or NULL. */
 const struct model_alloc *model_find_handle(const struct model *m, uint64_t dma);
 
 #endif /* IOTLB_TESTS_MODEL_MODEL_H */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Seeded randomized differential test: the library and the reference model
- * (model.c) get the same random configurations and operations, and after
+ * (model*.c) get the same random configurations and operations, and after
  * every operation their answers, bytes, free-run counters, per-slot state,
- * cursors and statistics must be identical (diff_check.c, diff_ops.c).
+ * cursors and statistics must be identical (diff_check.c, diff_ops.c), over
+ * added pools and private devices too (diff_pools.c).
  *
  * Usage: test_differential [--seed N] [--ops N] [--configs N] [--config K] [-v]
  * Environment: IOTLB_SEED (seed), IOTLB_TEST_SCALE=asan (about 5x less work).
@@ -33,7 +34,7 @@ static void random_params(struct run *r, bool huge)
 	static const unsigned shapes[][2] = { { 10, 128 }, { 11, 64 }, { 9, 256 }, { 10, 32 },
 					      { 12, 64 } };
 	struct model_params *p = &r->mp;
-	uint64_t bytes, page, seg, k;
+	uint64_t seg, k;
 
 	memset(p, 0, sizeof(*p));
 	p->page_size = rng_pct(&r->rng, 75) ? 4096 : 65536;
@@ -58,28 +59,37 @@ static void random_params(struct run *r, bool huge)
 		p->nslots = seg + rng_below(&r->rng, 4096 - seg);   /* anything */
 	p->nareas_req = 1 + (unsigned)rng_below(&r->rng, 16);
 
-	/* device address: low, straddling 4 GiB, above it, far above, or 0 */
-	page = p->page_size;
-	bytes = p->nslots << p->slot_shift;
-	k = rng_below(&r->rng, 100);
-	if (k < 25 && bytes < (1ull << 32))
-		p->dma_addr = rng_below(&r->rng, ((1ull << 32) - bytes) / page + 1) * page;
-	else if (k < 45)
-		/* ends at or just past 4 GiB (huge pools: starts up to 4 GiB below) */
-		p->dma_addr = (1ull << 32) -
-			      rng_below(&r->rng, (bytes < (1ull << 32) ? bytes : (1ull << 32)) /
-							 page + 1) * page;
-	else if (k < 75)
-		p->dma_addr = (1ull << 32) + rng_below(&r->rng, (1ull << 36) / page) * page;
-	else if (k < 92)
-		p->dma_addr = (1ull << 40) + rng_below(&r->rng, (1ull << 44) / page) * page;
-	else
-		p->dma_addr = 0;
-	if (huge && p->dma_addr < (1ull << 32) && rng_pct(&r->rng, 50))
-		p->dma_addr += 1ull << 32;
+	p->dma_addr = diff_random_dma(r, p->nslots << p->slot_shift, huge);
+	/* blocks of 1, 2, 4 or 8 segments, or the default 1024 slots */
+	p->block_slots = rng_pct(&r->rng, 25) ? 0 : p->segment_slots << rng_below(&r->rng, 4);
 }
 
-static void random_dev(struct run *r, struct model_dev *d)
+/* A device address for a region of `bytes`: low, straddling 4 GiB, above it,
+ * far above, or 0. */
+uint64_t diff_random_dma(struct run *r, uint64_t bytes, bool huge)
+{
+	uint64_t page = r->mp.page_size, dma, k;
+
+	k = rng_below(&r->rng, 100);
+	if (k < 25 && bytes < (1ull << 32))
+		dma = rng_below(&r->rng, ((1ull << 32) - bytes) / page + 1) * page;
+	else if (k < 45)
+		/* ends at or just past 4 GiB (huge pools: starts up to 4 GiB below) */
+		dma = (1ull << 32) -
+		      rng_below(&r->rng, (bytes < (1ull << 32) ? bytes : (1ull << 32)) / page + 1) *
+			      page;
+	else if (k < 75)
+		dma = (1ull << 32) + rng_below(&r->rng, (1ull << 36) / page) * page;
+	else if (k < 92)
+		dma = (1ull << 40) + rng_below(&r->rng, (1ull << 44) / page) * page;
+	else
+		dma = 0;
+	if (huge && dma < (1ull << 32) && rng_pct(&r->rng, 50))
+		dma += 1ull << 32;
+	return dma;
+}
+
+void diff_random_masks(struct run *r, struct model_dev *d)
 {
 	static const uint64_t min_align[] = { 0, 0x3, 0x7ff, 0xfff, 0x3fff };
 	static const uint64_t alloc_align[] = { 0, 0xfff, 0x1fff, 0x7fff };
@@ -107,7 +117,7 @@ static void create_dev(struct run *r, unsigned k)
 	int rc, tries = 0;
 
 	for (;;) {
-		random_dev(r, d);
+		diff_random_masks(r, d);
 		if (++tries > 10) {
 			d->min_align_mask = 0;
 			d->seg_boundary_mask = UINT64_MAX;
@@ -139,35 +149,33 @@ static void create_dev(struct run *r, unsigned k)
 	}
 }
 
-static void *map_region(struct run *r, size_t bytes)
+/*
+ * Reserves address space for a region of `bytes` starting on a 64 KiB page:
+ * pages appear only where the test or the library writes, so many pools,
+ * huge ones included, cost only the memory they use.
+ */
+bool diff_reserve(struct region *rg, uint64_t bytes)
 {
 	void *p;
 
-	r->region_bytes = bytes;
-	if (r->huge) {
-		/* address space only: pages appear where the test or library writes;
-		 * 64 KiB more so that the region can start on a 64 KiB page */
-		r->map_bytes = bytes + 65536;
-		p = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		r->region_mapped = true;
-		if (p == MAP_FAILED)
-			return NULL;
-		r->map_base = p;
-		return (void *)(((uintptr_t)p + 65535) & ~(uintptr_t)65535);
+	rg->map_bytes = (size_t)bytes + 65536;
+	p = mmap(NULL, rg->map_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		rg->map_base = NULL;
+		return false;
 	}
-	r->region_mapped = false;
-	bytes = (bytes + 65535) & ~(size_t)65535;
-	return aligned_alloc(65536, bytes);
+	rg->map_base = p;
+	rg->va = (unsigned char *)(((uintptr_t)p + 65535) & ~(uintptr_t)65535);
+	rg->bytes = bytes;
+	return true;
 }
 
-static void unmap_region(struct run *r)
+void diff_unreserve(struct region *rg)
 {
-	if (r->region_mapped)
-		munmap(r->map_base, r->map_bytes);
-	else
-		free(r->region);
-	r->region = NULL;
+	if (rg->map_base)
+		munmap(rg->map_base, rg->map_bytes);
+	memset(rg, 0, sizeof(*rg));
 }
 
 /* Releases everything live, each release compared, then destroys both sides. */
@@ -180,18 +188,23 @@ static void teardown(struct run *r)
 		rc = iotlb_dev_destroy(r->ldev[diff_random_live(r, -1)->dev]);
 		diff_expect_rc(r, "iotlb_dev_destroy", rc, -EBUSY);
 	}
+	diff_set_op(r, "mem_destroy while devices exist");
+	diff_expect_rc(r, "iotlb_mem_destroy", iotlb_mem_destroy(r->mem), -EBUSY);
 	diff_release_all(r);
+	diff_private_destroy_all(r);
 	if (r->m.st.used)
 		diff_mismatch(r, "model still uses %" PRIu64 " slots after teardown", r->m.st.used);
 	for (unsigned k = 0; k < r->ndevs; k++) {
 		diff_set_op(r, "dev_destroy dev%u", k);
 		diff_expect_rc(r, "iotlb_dev_destroy", iotlb_dev_destroy(r->ldev[k]), 0);
+		r->ldev[k] = NULL;
 	}
 	diff_set_op(r, "mem_destroy");
 	diff_expect_rc(r, "iotlb_mem_destroy", iotlb_mem_destroy(r->mem), 0);
 	model_fini(&r->m);
-	free(r->runs);
-	unmap_region(r);
+	for (unsigned k = 0; k < r->nregions; k++)
+		diff_unreserve(&r->regions[k]);
+	r->nregions = 0;
 }
 
 static void run_config(struct run *r, unsigned nops)
@@ -208,7 +221,7 @@ static void run_config(struct run *r, unsigned nops)
 	 * policy would make replays depend on scheduling */
 	r->select = rng_pct(&r->rng, 50) ? IOTLB_SELECT_THREAD : IOTLB_SELECT_ROUND_ROBIN;
 	r->flags = rng_pct(&r->rng, 25) ? IOTLB_MEM_SCRUB : 0;
-	r->ndevs = rng_pct(&r->rng, 70) ? 1 : 2;
+	r->ndevs = rng_pct(&r->rng, 70) ? 1 : MAX_SHARED_DEVS;
 	r->map_weight = 22 + (unsigned)rng_below(&r->rng, 18);
 	r->nops = r->huge && nops > HUGE_OPS ? HUGE_OPS : nops;
 	r->nstale = 0;
@@ -217,27 +230,25 @@ static void run_config(struct run *r, unsigned nops)
 	memset(r->history, 0, sizeof(r->history));
 
 	bytes = r->mp.nslots << r->mp.slot_shift;
-	r->region = map_region(r, (size_t)bytes);
-	if (!r->region) {
+	if (!diff_reserve(&r->regions[0], bytes)) {
 		fprintf(stderr, "cannot reserve %" PRIu64 " bytes for config %u\n", bytes,
 			r->cfg_index);
 		exit(2);
 	}
+	r->regions[0].dma = r->mp.dma_addr;
+	r->nregions = 1;
+	r->mp.vaddr = (uint64_t)(uintptr_t)r->regions[0].va;
 	if (model_init(&r->m, &r->mp)) {
 		fprintf(stderr, "model_init: out of memory\n");
 		exit(2);
 	}
-	r->runs = calloc(r->mp.nslots, sizeof(*r->runs));
-	if (!r->runs) {
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
 
-	cfg.vaddr = r->region;
+	cfg.vaddr = r->regions[0].va;
 	cfg.dma_addr = r->mp.dma_addr;
 	cfg.size = (size_t)bytes;
 	cfg.slot_shift = r->mp.slot_shift;
 	cfg.segment_slots = r->mp.segment_slots;
+	cfg.block_slots = r->mp.block_slots;
 	cfg.page_size = (size_t)r->mp.page_size;
 	cfg.nareas = r->mp.nareas_req;
 	cfg.lock = r->lock;
@@ -248,14 +259,18 @@ static void run_config(struct run *r, unsigned nops)
 	diff_set_op(r, "mem_create");
 	rc = iotlb_mem_create(&cfg, &r->mem);
 	diff_expect_rc(r, "iotlb_mem_create", rc, 0);
-	r->pool = r->mem->shared.pools;
-	if (!r->pool || r->pool->next)
+	if (!r->mem->shared.pools || r->mem->shared.pools->next)
 		diff_mismatch(r, "expected exactly one pool");
 	for (unsigned k = 0; k < r->ndevs; k++)
 		create_dev(r, k);
+	diff_compare_state(r);
+	/* some configurations start with more pools and a private device */
+	if (rng_pct(&r->rng, 30))
+		diff_add_pool(r);
+	if (rng_pct(&r->rng, 30))
+		diff_private_create(r);
 	if (r->verbose)
 		diff_describe(r, stdout);
-	diff_compare_state(r);
 
 	for (r->op = 1; r->op <= r->nops; r->op++)
 		diff_random_op(r);
@@ -343,21 +358,27 @@ int main(int argc, char **argv)
 	}
 	for (unsigned k = 0; k < NOPS; k++) {
 		static const char *const names[] = { "map", "unmap", "sync", "alloc", "free",
-						     "dev_create" };
+						     "dev_create", "private", "dev_destroy",
+						     "add_pool" };
 		const uint64_t *t = r.tally[k];
 
-		printf("  %-10s ok %" PRIu64 ", ENOSPC %" PRIu64 ", E2BIG %" PRIu64
-		       ", EINVAL %" PRIu64 ", ENOENT %" PRIu64 "\n",
+		printf("  %-11s ok %" PRIu64 ", ENOSPC %" PRIu64 ", E2BIG %" PRIu64
+		       ", EINVAL %" PRIu64 ", ENOENT %" PRIu64 ", EBUSY %" PRIu64 "\n",
 		       names[k], t[RES_OK], t[RES_ENOSPC], t[RES_E2BIG], t[RES_EINVAL],
-		       t[RES_ENOENT]);
+		       t[RES_ENOENT], t[RES_EBUSY]);
 	}
 	printf("  overflow clamps %" PRIu64 ", maps with padding slots %" PRIu64
-	       ", area fallbacks %" PRIu64 ", maps leaving the pool full %" PRIu64 "\n",
+	       ", area fallbacks %" PRIu64 ", maps leaving the pools full %" PRIu64 "\n",
 	       r.clamps, r.padded_maps, r.fallbacks, r.full_slots);
+	printf("  maps on private devices %" PRIu64 " (refused for space %" PRIu64
+	       "), maps over several shared pools %" PRIu64
+	       ", private pools carved from an added pool %" PRIu64 "\n",
+	       r.private_maps, r.private_nospace, r.multi_pool_maps, r.carved_from_later_pool);
 	printf("test_differential: %" PRIu64 " operations, no mismatch (seed %" PRIu64 ")\n",
 	       total, r.seed);
 	free(r.src);
 	free(r.shadow);
 	free(r.snap);
+	free(r.runs);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference model against the worked scenarios of ALGORITHM.md section 9,
- * so that the model is trusted on its own before it judges the library.
+ * The reference model against the worked scenarios of ALGORITHM.md section 9
+ * (and, through test_model_pools.c, the rules of sections 6 and 7), so that
+ * the model is trusted on its own before it judges the library.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,9 @@
 #include <cmocka.h>
 
 #include "model.h"
+
+/* test_model_pools.c */
+int model_pool_tests(void);
 
 #define B 0x10000000ull
 #define SLOT(k) (B + (uint64_t)(k) * 0x800)
@@ -633,5 +637,7 @@ int main(void)
 		cmocka_unit_test(test_padding_slots_with_alloc_align),
 	};
 
-	return cmocka_run_group_tests_name("model_scenarios", tests, NULL, NULL);
+	/* the rules of several pools and private devices: test_model_pools.c */
+	return cmocka_run_group_tests_name("model_scenarios", tests, NULL, NULL) +
+	       model_pool_tests();
 }
