@@ -63,7 +63,7 @@ enum iotlb_dir {
 #define IOTLB_ANY_QUEUE (-1)               /* let the selection policy choose */
 
 enum iotlb_lock_kind {
-	IOTLB_LOCK_DEFAULT = 0, /* the library's choice, see docs/design.md */
+	IOTLB_LOCK_DEFAULT = 0, /* the library's choice: TTAS, see docs/design.md */
 	IOTLB_LOCK_MUTEX,       /* pthread mutex */
 	IOTLB_LOCK_SPIN,        /* pthread spinlock */
 	IOTLB_LOCK_TICKET,      /* FIFO ticket lock */
