@@ -39,6 +39,9 @@ static int setup(void **state)
 	c.size = 512u * 2048;
 	c.nareas = 2;
 	c.lock = IOTLB_LOCK_NONE;
+	/* Deterministic placement: the mapping goes to area 1 (queue 1), the
+	 * coherent alloc to area 0 (round robin starts there), apart. */
+	c.select = IOTLB_SELECT_ROUND_ROBIN;
 	assert_int_equal(iotlb_mem_create(&c, &f->mem), 0);
 	/* Min-align bits inside a page-sized alloc alignment: offset 0x900 is
 	 * one padding slot plus 0x100 (ALGORITHM.md 5.1 step 5). */
@@ -46,10 +49,11 @@ static int setup(void **state)
 	dc.alloc_align_mask = 0xfff;
 	assert_int_equal(iotlb_dev_create(f->mem, &dc, &f->dev), 0);
 	f->pool = f->mem->shared.pools;
-	assert_int_equal(iotlb_map(f->dev, 0, f->orig + 0x900, 4000, IOTLB_TO_DEVICE, 0,
+	assert_int_equal(iotlb_map(f->dev, 1, f->orig + 0x900, 4000, IOTLB_TO_DEVICE, 0,
 				   &f->map_dma),
 			 0);
 	assert_int_equal(iotlb_alloc(f->dev, 6000, &va, &f->coh_dma), 0);
+	assert_int_equal(f->coh_dma, f->pool->dma_addr); /* slot 0, nothing before it */
 	assert_int_equal(iotlb__check_mem(f->mem, NULL, 0), 0);
 	*state = f;
 	return 0;
