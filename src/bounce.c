@@ -142,6 +142,14 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 	return debug_check(dev, err);
 }
 
+/* The area whose lock guards the slot holding `dma`. */
+static struct iotlb__area *area_of_dma(const struct iotlb__pool *pool, uint64_t dma)
+{
+	uint64_t slot = (dma - pool->dma_addr) >> pool->p->slot_shift;
+
+	return iotlb__area_at(pool, iotlb__area_of_slot(pool, slot));
+}
+
 /* The live streaming mapping whose handle is exactly `dma`, or -1. */
 static int64_t mapping_head(const struct iotlb_dev *dev, const struct iotlb__pool *pool,
 			    uint64_t dma)
@@ -170,7 +178,7 @@ static uint64_t bounce_copy(const struct iotlb_dev *dev, struct iotlb__pool *poo
 	const struct iotlb_mem_params *p = pool->p;
 	uint64_t i = (t - pool->dma_addr) >> p->slot_shift;
 	const struct iotlb__slot *s = &pool->slots[i];
-	struct iotlb__area *area = iotlb__area_at(pool, iotlb__area_of_slot(pool, i));
+	struct iotlb__area *area = area_of_dma(pool, t);
 	int64_t delta = (int64_t)(t & (p->slot_size - 1)) -
 			(int64_t)(s->orig & dev->min_align_mask & (p->slot_size - 1));
 	char *o = (char *)(uintptr_t)(s->orig + (uint64_t)delta);
@@ -284,8 +292,8 @@ static bool in_live_data(const struct iotlb_dev *dev, const struct iotlb__pool *
 	return s->alloc_size - delta > 0;
 }
 
-static int sync(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
-		bool to_cpu)
+static int sync_range(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
+		      bool to_cpu)
 {
 	struct iotlb__pool *pool;
 	int err = -ENOENT;
@@ -299,11 +307,7 @@ static int sync(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir
 
 		if (copies)
 			bounce_copy(dev, pool, dma, size, to_cpu);
-		IOTLB__ADD(&iotlb__area_at(pool, iotlb__area_of_slot(
-							 pool, (dma - pool->dma_addr) >>
-								       pool->p->slot_shift))
-				    ->syncs,
-			   1);
+		IOTLB__ADD(&area_of_dma(pool, dma)->syncs, 1);
 		err = 0;
 	}
 	iotlb__read_unlock();
@@ -312,12 +316,12 @@ static int sync(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir
 
 int iotlb_sync_for_cpu(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir)
 {
-	return sync(dev, dma, size, dir, true);
+	return sync_range(dev, dma, size, dir, true);
 }
 
 int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir)
 {
-	return sync(dev, dma, size, dir, false);
+	return sync_range(dev, dma, size, dir, false);
 }
 
 int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out)
