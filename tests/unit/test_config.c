@@ -342,9 +342,8 @@ static void test_lock_default_serves_requests(void **state)
 	run_scenario_2(f);
 }
 
-/* Other lock kinds belong to another issue: either they work or they are
- * refused with -ENOTSUP, without harm. */
-static void test_other_lock_kinds_work_or_are_not_supported(void **state)
+/* Every built-in lock kind serves the allocator. */
+static void test_every_builtin_lock_kind_serves_the_allocator(void **state)
 {
 	struct fx *f = *state;
 	static const enum iotlb_lock_kind kinds[] = {IOTLB_LOCK_SPIN, IOTLB_LOCK_TICKET,
@@ -362,10 +361,6 @@ static void test_other_lock_kinds_work_or_are_not_supported(void **state)
 
 		c.lock = kinds[i];
 		rc = iotlb_mem_create(&c, &mem);
-		if (rc == -ENOTSUP) {
-			assert_ptr_equal(mem, FX_PTR_SENTINEL);
-			continue;
-		}
 		assert_int_equal(rc, 0);
 		assert_int_equal(iotlb_dev_create(mem, &dc, &d), 0);
 		assert_int_equal(iotlb_map(d, 0, fx_orig(f, 0), 3000, IOTLB_TO_DEVICE, 0, &dma), 0);
@@ -424,9 +419,9 @@ static void fail_free(void *ctx, void *vaddr, uint64_t dma_addr, size_t size)
 	(void)size;
 }
 
-/* Growth and private pools are other issues' features: only "no crash,
- * and a refusal is -ENOTSUP" here. */
-static void test_growth_and_private_pools_do_not_crash(void **state)
+/* Growth and private pools are accepted here (their behaviour is tested in
+ * tests/grow and tests/devices). */
+static void test_growth_and_private_pools_are_accepted(void **state)
 {
 	struct fx *f = *state;
 	static const struct iotlb_region_ops rops = {fail_alloc, fail_free};
@@ -441,21 +436,15 @@ static void test_growth_and_private_pools_do_not_crash(void **state)
 	c.flags = IOTLB_MEM_GROW;
 	c.region_ops = &rops;
 	rc = iotlb_mem_create(&c, &mem);
-	assert_true(rc == 0 || rc == -ENOTSUP);
-	if (rc == 0)
-		assert_int_equal(iotlb_mem_destroy(mem), 0);
-	else
-		assert_ptr_equal(mem, FX_PTR_SENTINEL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(iotlb_mem_destroy(mem), 0);
 
 	fx_create(f);
 	dc.private_size = 2u << 20;
 	dc.nqueues = 2;
 	rc = iotlb_dev_create(f->mem, &dc, &d);
-	assert_true(rc == 0 || rc == -ENOTSUP);
-	if (rc == 0)
-		assert_int_equal(iotlb_dev_destroy(d), 0);
-	else
-		assert_ptr_equal(d, FX_PTR_SENTINEL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(iotlb_dev_destroy(d), 0);
 	assert_int_equal(fx_stats(f).used, 0);
 	fx_assert_list_fresh(f, 0, 2048);
 }
@@ -477,10 +466,10 @@ int main(void)
 		FX_TEST(test_last_area_keeps_short_final_segment),
 		FX_TEST(test_lock_none_serves_single_threaded_use),
 		FX_TEST(test_lock_default_serves_requests),
-		FX_TEST(test_other_lock_kinds_work_or_are_not_supported),
+		FX_TEST(test_every_builtin_lock_kind_serves_the_allocator),
 		FX_TEST(test_lock_kind_names),
 		FX_TEST(test_config_is_copied_at_create),
-		FX_TEST(test_growth_and_private_pools_do_not_crash),
+		FX_TEST(test_growth_and_private_pools_are_accepted),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
