@@ -11,7 +11,7 @@
 
 static uint64_t alloc_count; /* allocations attempted since the last arm */
 static uint64_t fail_at;     /* 1-based attempt to fail; 0 = never */
-static int64_t live;         /* allocations not yet freed, for leak checks */
+static int64_t live;	     /* allocations not yet freed, for leak checks */
 
 void iotlb__fault_inject(uint64_t nth)
 {

@@ -46,13 +46,13 @@ unsigned iotlb__nareas_for(unsigned requested, uint64_t nslots, unsigned segment
 	return (unsigned)n;
 }
 
-int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
-			const struct iotlb_lock_ops *ops)
+int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct iotlb_lock_ops *ops)
 {
 	uint64_t seg = pool->p->segment_slots;
 	size_t align = ops->lock_align > IOTLB__CACHELINE ? ops->lock_align : IOTLB__CACHELINE;
 	size_t head = (sizeof(struct iotlb__area) + align - 1) & ~(align - 1);
-	size_t lock_bytes = (ops->lock_size + IOTLB__CACHELINE - 1) & ~(size_t)(IOTLB__CACHELINE - 1);
+	size_t lock_bytes =
+		(ops->lock_size + IOTLB__CACHELINE - 1) & ~(size_t)(IOTLB__CACHELINE - 1);
 	size_t stride = (head + lock_bytes + align - 1) & ~(align - 1);
 	unsigned a;
 	int err;
@@ -148,8 +148,8 @@ unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue)
 	switch (mem->cfg.select) {
 	case IOTLB_SELECT_THREAD:
 		if (!thread_numbered) {
-			thread_number = (unsigned)__atomic_fetch_add(&thread_counter, 1,
-								      __ATOMIC_RELAXED);
+			thread_number =
+				(unsigned)__atomic_fetch_add(&thread_counter, 1, __ATOMIC_RELAXED);
 			thread_numbered = true;
 		}
 		return thread_number;
@@ -170,8 +170,8 @@ int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotl
 
 	/* Area-major: the k-th choice of every pool before the (k+1)-th of any. */
 	for (unsigned k = 0; k < max_nareas; k++) {
-		for (struct iotlb__pool *pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE);
-		     pool; pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
+		for (struct iotlb__pool *pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
+		     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
 			int64_t slot;
 
 			if (k >= pool->nareas)

@@ -107,8 +107,7 @@ static int carve(struct iotlb_dev *dev, uint64_t need, struct iotlb__pool **pare
 	return fits_some_pool ? -ENOSPC : -E2BIG;
 }
 
-static void uncarve(struct iotlb_dev *dev, struct iotlb__pool *parent, uint64_t first,
-		    uint64_t n)
+static void uncarve(struct iotlb_dev *dev, struct iotlb__pool *parent, uint64_t first, uint64_t n)
 {
 	lock_all(parent, dev->carve_ctx);
 	iotlb__slots_return(parent, first, n);

@@ -205,8 +205,7 @@ static uint64_t bounce_copy(const struct iotlb_dev *dev, struct iotlb__pool *poo
 	return n;
 }
 
-static void scrub(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t first,
-		  uint64_t n)
+static void scrub(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t first, uint64_t n)
 {
 	unsigned shift = pool->p->slot_shift;
 
@@ -216,8 +215,8 @@ static void scrub(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_
 
 /* Returns an allocation's slots, re-checking the handle under the area lock so
  * that a racing second release of the same handle is refused. */
-static int release(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t head,
-		   uint64_t first, uint64_t n, uint8_t head_kind)
+static int release(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t head, uint64_t first,
+		   uint64_t n, uint8_t head_kind)
 {
 	struct iotlb__area *area = iotlb__area_at(pool, iotlb__area_of_slot(pool, first));
 	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];

@@ -8,11 +8,11 @@
 
 #include "internal.h"
 
-#define FAIL(...)                                           \
-	do {                                                \
-		if (why)                                    \
+#define FAIL(...)                                            \
+	do {                                                 \
+		if (why)                                     \
 			snprintf(why, why_len, __VA_ARGS__); \
-		return -EFAULT;                             \
+		return -EFAULT;                              \
 	} while (0)
 
 static bool is_start(uint8_t kind)
@@ -22,8 +22,8 @@ static bool is_start(uint8_t kind)
 }
 
 /* Checks one allocation starting at `s`; returns its length in slots via *len. */
-static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t *len,
-			    char *why, size_t why_len)
+static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t *len, char *why,
+			    size_t why_len)
 {
 	const struct iotlb_mem_params *p = pool->p;
 	const struct iotlb__slot *first = &pool->slots[s];
@@ -36,8 +36,9 @@ static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t
 		if (s + pads >= pool->nslots || pool->slots[s + pads].kind != IOTLB__SLOT_MAP_HEAD)
 			FAIL("slot %llu: padding not followed by a mapping", (unsigned long long)s);
 		if (pool->slots[s + pads].pad_slots != pads)
-			FAIL("slot %llu: pad_slots %u, %llu padding slots", (unsigned long long)(s + pads),
-			     pool->slots[s + pads].pad_slots, (unsigned long long)pads);
+			FAIL("slot %llu: pad_slots %u, %llu padding slots",
+			     (unsigned long long)(s + pads), pool->slots[s + pads].pad_slots,
+			     (unsigned long long)pads);
 		n = pads + 1;
 	}
 	while (s + n < pool->nslots && !is_start(pool->slots[s + n].kind) &&
@@ -45,17 +46,20 @@ static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t
 	       pool->slots[s + n].kind != IOTLB__SLOT_CARVED)
 		n++;
 	for (uint64_t j = 1; j < n; j++) {
-		const struct iotlb__slot *prev = &pool->slots[s + j - 1], *cur = &pool->slots[s + j];
+		const struct iotlb__slot *prev = &pool->slots[s + j - 1],
+					 *cur = &pool->slots[s + j];
 
 		if (cur->owner != first->owner)
-			FAIL("slot %llu: owner changes inside an allocation", (unsigned long long)(s + j));
+			FAIL("slot %llu: owner changes inside an allocation",
+			     (unsigned long long)(s + j));
 		if (cur->alloc_size != prev->alloc_size - (int64_t)p->slot_size)
 			FAIL("slot %llu: alloc_size %lld after %lld", (unsigned long long)(s + j),
 			     (long long)cur->alloc_size, (long long)prev->alloc_size);
 		if (cur->kind == IOTLB__SLOT_MAP_DATA && cur->orig != prev->orig + p->slot_size)
 			FAIL("slot %llu: orig does not follow", (unsigned long long)(s + j));
 		if (cur->kind == IOTLB__SLOT_COHERENT_DATA && cur->orig)
-			FAIL("slot %llu: coherent slot with an original", (unsigned long long)(s + j));
+			FAIL("slot %llu: coherent slot with an original",
+			     (unsigned long long)(s + j));
 	}
 	/* n = ceil((alloc_size + offset) / slot) for some offset in [0, slot). */
 	lo = (a + p->slot_size - 1) >> p->slot_shift;
@@ -109,7 +113,8 @@ int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
 		if (area->index >= area->nslots)
 			FAIL("area %u: cursor %llu of %llu", a, (unsigned long long)area->index,
 			     (unsigned long long)area->nslots);
-		if (a + 1 < pool->nareas && area->base + area->nslots != iotlb__area_at(pool, a + 1)->base)
+		if (a + 1 < pool->nareas &&
+		    area->base + area->nslots != iotlb__area_at(pool, a + 1)->base)
 			FAIL("area %u: areas do not tile the pool", a);
 	}
 	/* Allocations are well formed. */
@@ -122,7 +127,8 @@ int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
 			if (err)
 				return err;
 		} else if (kind != IOTLB__SLOT_FREE && kind != IOTLB__SLOT_CARVED) {
-			FAIL("slot %llu: kind %u outside any allocation", (unsigned long long)i, kind);
+			FAIL("slot %llu: kind %u outside any allocation", (unsigned long long)i,
+			     kind);
 		}
 		i += len;
 	}

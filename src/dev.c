@@ -19,8 +19,7 @@ static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
 		return -EINVAL;
 	/* Alignment is judged on the boundary-masked address (ALGORITHM.md 5.1):
 	 * a smaller boundary mask would silently break the guarantees. */
-	if (c->seg_boundary_mask < c->min_align_mask ||
-	    c->seg_boundary_mask < c->alloc_align_mask)
+	if (c->seg_boundary_mask < c->min_align_mask || c->seg_boundary_mask < c->alloc_align_mask)
 		return -EINVAL;
 	return 0;
 }

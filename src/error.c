@@ -4,14 +4,14 @@
  */
 #include "internal.h"
 
-#define IOTLB__ERRORS(X)                                                         \
-	X(EINVAL, "invalid argument")                                           \
-	X(E2BIG, "request too big to ever be served")                          \
-	X(ENOSPC, "swiotlb buffer is full")                                    \
-	X(ENOENT, "not a live mapping or allocation of this device")           \
-	X(EBUSY, "still in use")                                               \
-	X(ENOMEM, "out of memory for library metadata")                        \
-	X(ENOTSUP, "not supported")                                            \
+#define IOTLB__ERRORS(X)                                             \
+	X(EINVAL, "invalid argument")                                \
+	X(E2BIG, "request too big to ever be served")                \
+	X(ENOSPC, "swiotlb buffer is full")                          \
+	X(ENOENT, "not a live mapping or allocation of this device") \
+	X(EBUSY, "still in use")                                     \
+	X(ENOMEM, "out of memory for library metadata")              \
+	X(ENOTSUP, "not supported")                                  \
 	X(EFAULT, "internal state inconsistent")
 
 const char *iotlb_strerror(int err)

@@ -168,7 +168,8 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 
 static struct iotlb_mem *mem_of(const struct iotlb__pool *pool)
 {
-	return (struct iotlb_mem *)(void *)((char *)pool->domain - offsetof(struct iotlb_mem, shared));
+	return (struct iotlb_mem *)(void *)((char *)pool->domain -
+					    offsetof(struct iotlb_mem, shared));
 }
 
 static void free_transient(struct iotlb__pool *pool)

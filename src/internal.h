@@ -48,36 +48,36 @@ int64_t iotlb__alloc_live(void);
 /* What a slot holds; recorded for every slot so that handles can be checked. */
 enum iotlb__slot_kind {
 	IOTLB__SLOT_FREE = 0,
-	IOTLB__SLOT_PAD,           /* padding in front of a streaming mapping */
-	IOTLB__SLOT_MAP_HEAD,      /* first data slot of a streaming mapping */
-	IOTLB__SLOT_MAP_DATA,      /* later data slot of a streaming mapping */
+	IOTLB__SLOT_PAD,	   /* padding in front of a streaming mapping */
+	IOTLB__SLOT_MAP_HEAD,	   /* first data slot of a streaming mapping */
+	IOTLB__SLOT_MAP_DATA,	   /* later data slot of a streaming mapping */
 	IOTLB__SLOT_COHERENT_HEAD, /* first slot of a coherent allocation */
 	IOTLB__SLOT_COHERENT_DATA,
-	IOTLB__SLOT_CARVED,        /* lent to a private device's pool */
+	IOTLB__SLOT_CARVED, /* lent to a private device's pool */
 };
 
 /* Per-slot metadata (ALGORITHM.md 2). `list` lives in its own array because
  * the search reads it alone. Never stored in the caller's region. */
 struct iotlb__slot {
-	uint64_t orig;       /* mirrored original address; 0 = invalid */
-	int64_t alloc_size;  /* may be negative in the last slot (2) */
-	uint32_t pad_slots;  /* in the first data slot only */
-	uint32_t owner;      /* device id for allocated slots, 0 when free */
-	uint8_t kind;        /* enum iotlb__slot_kind; read without lock for checks */
+	uint64_t orig;	    /* mirrored original address; 0 = invalid */
+	int64_t alloc_size; /* may be negative in the last slot (2) */
+	uint32_t pad_slots; /* in the first data slot only */
+	uint32_t owner;	    /* device id for allocated slots, 0 when free */
+	uint8_t kind;	    /* enum iotlb__slot_kind; read without lock for checks */
 };
 
 /* One search request: everything the area search needs, and what to record. */
 struct iotlb__req {
-	uint64_t orig;              /* original address; 0 = absent (coherent) */
-	uint64_t alloc_size;        /* bytes, padding included (ALGORITHM.md 5.1) */
-	uint64_t alloc_align_mask;  /* as passed to the search, before step 4 */
+	uint64_t orig;		   /* original address; 0 = absent (coherent) */
+	uint64_t alloc_size;	   /* bytes, padding included (ALGORITHM.md 5.1) */
+	uint64_t alloc_align_mask; /* as passed to the search, before step 4 */
 	uint64_t min_align_mask;
 	uint64_t seg_boundary_mask; /* all ones = none */
-	uint32_t owner;             /* device id recorded in the slots */
-	uint32_t pad_slots;         /* leading padding slots (streaming only) */
-	bool coherent;              /* orig absent: coherent allocation or carve */
-	bool carve;                 /* whole-block take for a private pool */
-	uint64_t bounce_bytes;      /* bytes to be copied to the device (stats) */
+	uint32_t owner;		    /* device id recorded in the slots */
+	uint32_t pad_slots;	    /* leading padding slots (streaming only) */
+	bool coherent;		    /* orig absent: coherent allocation or carve */
+	bool carve;		    /* whole-block take for a private pool */
+	uint64_t bounce_bytes;	    /* bytes to be copied to the device (stats) */
 };
 
 struct iotlb__pool;
@@ -127,11 +127,11 @@ IOTLB__HIDDEN uint64_t iotlb__lock_none_violations(const void *lock);
  * state right after the struct, so areas never share a line.
  */
 struct iotlb__area {
-	void *lock;          /* lock state, inside this area's stride */
-	uint64_t base;       /* first slot */
-	uint64_t nslots;     /* slots in this area */
-	uint64_t index;      /* cursor, area-relative, < nslots */
-	uint64_t used;       /* slots allocated in this area */
+	void *lock;	 /* lock state, inside this area's stride */
+	uint64_t base;	 /* first slot */
+	uint64_t nslots; /* slots in this area */
+	uint64_t index;	 /* cursor, area-relative, < nslots */
+	uint64_t used;	 /* slots allocated in this area */
 	struct iotlb__lock_counters lc;
 	/* written only under the area lock (IOTLB__BUMP) */
 	uint64_t maps, unmaps, allocs, frees;
@@ -148,8 +148,7 @@ IOTLB__HIDDEN void iotlb__areas_destroy(struct iotlb__pool *pool);
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a);
 IOTLB__HIDDEN unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot);
 /* Lock with contention accounting paid only when the first try fails. */
-IOTLB__HIDDEN void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area,
-				    void *ctx);
+IOTLB__HIDDEN void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx);
 IOTLB__HIDDEN void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area,
 				      void *ctx);
 
@@ -167,23 +166,23 @@ struct iotlb__domain;
 
 /* One contiguous region: shared pool, private (carved) pool or transient pool. */
 struct iotlb__pool {
-	struct iotlb__pool *next;    /* RCU list of the domain, newest first */
+	struct iotlb__pool *next; /* RCU list of the domain, newest first */
 	struct iotlb__domain *domain;
 	const struct iotlb_mem_params *p;
 	const struct iotlb_lock_ops *lock_ops;
 	char *vaddr;
 	uint64_t dma_addr;
 	uint64_t nslots;
-	uint64_t end_dma;            /* dma_addr + nslots * slot_size */
+	uint64_t end_dma; /* dma_addr + nslots * slot_size */
 	unsigned nareas;
-	uint64_t area_nslots;        /* of every area but the last */
+	uint64_t area_nslots; /* of every area but the last */
 	size_t area_stride;
-	void *areas_mem;             /* nareas * area_stride bytes, line aligned */
-	uint32_t *list;              /* free-run counters (2) */
+	void *areas_mem; /* nareas * area_stride bytes, line aligned */
+	uint32_t *list;	 /* free-run counters (2) */
 	struct iotlb__slot *slots;
-	uint32_t index;              /* creation order, for area stats */
-	bool transient;              /* serves one request, freed after its unmap */
-	bool from_provider;          /* region came from region_ops->alloc */
+	uint32_t index;	    /* creation order, for area stats */
+	bool transient;	    /* serves one request, freed after its unmap */
+	bool from_provider; /* region came from region_ops->alloc */
 	/* the provider's region, handed back whole (it may start before vaddr) */
 	void *region;
 	uint64_t region_dma;
@@ -192,7 +191,7 @@ struct iotlb__pool {
 	struct iotlb__pool *parent;
 	uint64_t parent_slot;
 	struct iotlb__rcu_node {
-		void *opaque[4];     /* struct rcu_head storage, see rcu.c */
+		void *opaque[4]; /* struct rcu_head storage, see rcu.c */
 	} rcu;
 };
 
@@ -222,7 +221,7 @@ struct iotlb__domain {
 	struct iotlb__pool *pools;     /* searchable pools, newest first (RCU) */
 	struct iotlb__pool *transient; /* transient pools, lookup only (RCU) */
 	unsigned max_nareas;
-	uint64_t nslots;               /* slots of non-transient pools */
+	uint64_t nslots; /* slots of non-transient pools */
 	uint64_t npools;
 	uint64_t transient_nslots;
 	uint64_t transient_pools;
@@ -236,19 +235,19 @@ struct iotlb__domain {
 };
 
 struct iotlb_mem {
-	struct iotlb_mem_config cfg;     /* validated copy, defaults applied */
+	struct iotlb_mem_config cfg; /* validated copy, defaults applied */
 	struct iotlb_mem_params p;
-	struct iotlb_lock_ops lock_ops;  /* copy: the caller's table may go away */
+	struct iotlb_lock_ops lock_ops; /* copy: the caller's table may go away */
 	struct iotlb__domain shared;
-	pthread_mutex_t writer_lock;     /* pool list and device list changes */
+	pthread_mutex_t writer_lock; /* pool list and device list changes */
 	/* growth worker (IOTLB_MEM_GROW) */
 	pthread_t grow_thread;
 	pthread_mutex_t grow_lock;
 	pthread_cond_t grow_cond;
 	bool grow_requested, grow_stop, grow_running;
-	uint64_t ndevs;                  /* live devices (atomic) */
-	uint32_t next_dev_id;            /* atomic */
-	unsigned nareas_req;             /* requested areas, 0 resolved to CPUs */
+	uint64_t ndevs;	      /* live devices (atomic) */
+	uint32_t next_dev_id; /* atomic */
+	unsigned nareas_req;  /* requested areas, 0 resolved to CPUs */
 	uint32_t next_pool_index;
 	/* round-robin area choice: its own line, every call writes it */
 	uint64_t rr_counter __attribute__((aligned(IOTLB__CACHELINE)));
@@ -256,14 +255,14 @@ struct iotlb_mem {
 
 struct iotlb_dev {
 	struct iotlb_mem *mem;
-	struct iotlb__domain *domain;    /* &mem->shared or &private_domain */
+	struct iotlb__domain *domain; /* &mem->shared or &private_domain */
 	uint32_t id;
 	uint64_t min_align_mask;
 	uint64_t alloc_align_mask;
 	uint64_t seg_boundary_mask;
 	unsigned nqueues;
-	uint64_t live;                   /* live mappings + allocations (atomic) */
-	unsigned char *carve_ctx;        /* lock contexts for carving (private only) */
+	uint64_t live;		  /* live mappings + allocations (atomic) */
+	unsigned char *carve_ctx; /* lock contexts for carving (private only) */
 	struct iotlb__domain private_domain;
 };
 
@@ -328,8 +327,8 @@ IOTLB__HIDDEN int iotlb__domain_find(struct iotlb__domain *d, unsigned hint,
 
 /* ------------------------------------------------------------------ bounce.c */
 
-IOTLB__HIDDEN uint64_t iotlb__padded_size(const struct iotlb_dev *dev, uint64_t orig,
-					  size_t size, uint64_t *offset_out);
+IOTLB__HIDDEN uint64_t iotlb__padded_size(const struct iotlb_dev *dev, uint64_t orig, size_t size,
+					  uint64_t *offset_out);
 
 /* ------------------------------------------------------------------ config.c */
 
@@ -347,8 +346,8 @@ iotlb__log(const struct iotlb_mem *mem, int level, const char *fmt, ...);
 
 IOTLB__HIDDEN void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s);
 /* Adds a pool's per-area activity counters into `s` (atomically if asked). */
-IOTLB__HIDDEN void iotlb__pool_fold_counters(const struct iotlb__pool *pool,
-					     struct iotlb_stats *s, bool atomic);
+IOTLB__HIDDEN void iotlb__pool_fold_counters(const struct iotlb__pool *pool, struct iotlb_stats *s,
+					     bool atomic);
 IOTLB__HIDDEN void iotlb__area_stats_fill(const struct iotlb__pool *pool, unsigned a,
 					  struct iotlb_area_stats *s);
 

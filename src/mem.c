@@ -76,7 +76,7 @@ static int resolve_lock(struct iotlb_mem *mem)
 		memset(&mem->lock_ops, 0, sizeof(mem->lock_ops));
 		memcpy(&mem->lock_ops, c->lock_ops,
 		       c->lock_ops->struct_size < sizeof(mem->lock_ops) ? c->lock_ops->struct_size
-									 : sizeof(mem->lock_ops));
+									: sizeof(mem->lock_ops));
 		return 0;
 	}
 	if (c->lock_ops)
@@ -256,9 +256,8 @@ void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n)
 	uint64_t used = __atomic_add_fetch(&d->used, n, __ATOMIC_RELAXED);
 	uint64_t hi = IOTLB__LOAD(&d->used_hiwater);
 
-	while (used > hi &&
-	       !__atomic_compare_exchange_n(&d->used_hiwater, &hi, used, true, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED))
+	while (used > hi && !__atomic_compare_exchange_n(&d->used_hiwater, &hi, used, true,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 }
 

@@ -18,9 +18,9 @@ void iotlb__slots_init(struct iotlb__pool *pool, uint64_t s, uint64_t n)
 		uint64_t to_segment_end = seg - segment_offset(pool, i);
 		uint64_t to_pool_end = pool->nslots - i;
 
-		pool->list[i] = (uint32_t)(to_segment_end < to_pool_end ? to_segment_end
-									 : to_pool_end);
-		pool->slots[i] = (struct iotlb__slot){ 0 };
+		pool->list[i] =
+			(uint32_t)(to_segment_end < to_pool_end ? to_segment_end : to_pool_end);
+		pool->slots[i] = (struct iotlb__slot){0};
 	}
 }
 
@@ -127,7 +127,7 @@ static struct search_masks search_masks(const struct iotlb__pool *pool,
 
 uint64_t iotlb__req_stride(const struct iotlb_mem_params *p, const struct iotlb__req *req)
 {
-	struct iotlb__pool fake = { .p = p };
+	struct iotlb__pool fake = {.p = p};
 
 	return search_masks(&fake, req).stride;
 }
@@ -135,7 +135,7 @@ uint64_t iotlb__req_stride(const struct iotlb_mem_params *p, const struct iotlb_
 bool iotlb__req_fits_at(const struct iotlb_mem_params *p, const struct iotlb__req *req,
 			uint64_t addr)
 {
-	struct iotlb__pool fake = { .p = p };
+	struct iotlb__pool fake = {.p = p};
 	struct search_masks m = search_masks(&fake, req);
 	uint64_t tbl = addr & req->seg_boundary_mask;
 	uint64_t max_slots = (req->seg_boundary_mask >> p->slot_shift) + 1;

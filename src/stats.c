@@ -9,30 +9,29 @@
 #include "internal.h"
 
 /* The per-area activity counters, and where they go in struct iotlb_stats. */
-#define AREA_COUNTERS(X)                                  \
-	X(maps, maps)                                     \
-	X(unmaps, unmaps)                                 \
-	X(allocs, allocs)                                 \
-	X(frees, frees)                                   \
-	X(syncs, syncs)                                   \
-	X(bounced_to_device, bounced_to_device)           \
-	X(bounced_to_cpu, bounced_to_cpu)                 \
-	X(overflow_clamps, overflow_clamps)               \
-	X(lc.acquisitions, lock_acquisitions)             \
-	X(lc.contended, lock_contended)                   \
+#define AREA_COUNTERS(X)                        \
+	X(maps, maps)                           \
+	X(unmaps, unmaps)                       \
+	X(allocs, allocs)                       \
+	X(frees, frees)                         \
+	X(syncs, syncs)                         \
+	X(bounced_to_device, bounced_to_device) \
+	X(bounced_to_cpu, bounced_to_cpu)       \
+	X(overflow_clamps, overflow_clamps)     \
+	X(lc.acquisitions, lock_acquisitions)   \
+	X(lc.contended, lock_contended)         \
 	X(lc.wait_ns, lock_wait_ns)
 
-void iotlb__pool_fold_counters(const struct iotlb__pool *pool, struct iotlb_stats *s,
-			       bool atomic)
+void iotlb__pool_fold_counters(const struct iotlb__pool *pool, struct iotlb_stats *s, bool atomic)
 {
 	for (unsigned a = 0; a < pool->nareas; a++) {
 		const struct iotlb__area *area = iotlb__area_at(pool, a);
 		uint64_t wait_max = IOTLB__LOAD(&area->lc.wait_max_ns);
 
-#define FOLD(field, stat)                                              \
-	if (atomic)                                                    \
-		IOTLB__ADD(&s->stat, IOTLB__LOAD(&area->field));       \
-	else                                                           \
+#define FOLD(field, stat)                                        \
+	if (atomic)                                              \
+		IOTLB__ADD(&s->stat, IOTLB__LOAD(&area->field)); \
+	else                                                     \
 		s->stat += IOTLB__LOAD(&area->field);
 		AREA_COUNTERS(FOLD)
 #undef FOLD
@@ -109,8 +108,7 @@ int iotlb_dev_stats(const struct iotlb_dev *dev, struct iotlb_stats *out)
 	return copy_out(out, &s, sizeof(s));
 }
 
-void iotlb__area_stats_fill(const struct iotlb__pool *pool, unsigned a,
-			    struct iotlb_area_stats *s)
+void iotlb__area_stats_fill(const struct iotlb__pool *pool, unsigned a, struct iotlb_area_stats *s)
 {
 	const struct iotlb__area *area = iotlb__area_at(pool, a);
 
@@ -154,8 +152,7 @@ int iotlb_mem_area_stats(const struct iotlb_mem *mem, unsigned pool_index, unsig
 	return area_stats(&mem->shared, pool_index, area, out);
 }
 
-int iotlb_dev_area_stats(const struct iotlb_dev *dev, unsigned area,
-			 struct iotlb_area_stats *out)
+int iotlb_dev_area_stats(const struct iotlb_dev *dev, unsigned area, struct iotlb_area_stats *out)
 {
 	if (!dev || !out)
 		return -EINVAL;
@@ -176,9 +173,8 @@ int iotlb_stats_print(const struct iotlb_mem *mem, const struct iotlb_dev *dev,
 	iotlb__domain_stats(d, &s);
 	if (dev && d != &dev->mem->shared)
 		s.nqueues = dev->nqueues;
-#define IOTLB__PRINT_FIELD(name, desc)                                                   \
-	snprintf(line, sizeof(line), "%-20s %20llu  %s", #name, (unsigned long long)s.name, \
-		 desc);                                                                  \
+#define IOTLB__PRINT_FIELD(name, desc)                                                             \
+	snprintf(line, sizeof(line), "%-20s %20llu  %s", #name, (unsigned long long)s.name, desc); \
 	print(ctx, line);
 	IOTLB_STATS_FIELDS(IOTLB__PRINT_FIELD)
 #undef IOTLB__PRINT_FIELD

@@ -59,23 +59,23 @@ enum iotlb_dir {
 };
 
 #define IOTLB_ATTR_SKIP_CPU_SYNC (1u << 0) /* unmap: no copy back */
-#define IOTLB_ATTR_NO_WARN (1u << 1)       /* failed map: no log line */
-#define IOTLB_ANY_QUEUE (-1)               /* let the selection policy choose */
+#define IOTLB_ATTR_NO_WARN (1u << 1)	   /* failed map: no log line */
+#define IOTLB_ANY_QUEUE (-1)		   /* let the selection policy choose */
 
 enum iotlb_lock_kind {
 	IOTLB_LOCK_DEFAULT = 0, /* the library's choice: TTAS, see docs/design.md */
-	IOTLB_LOCK_MUTEX,       /* pthread mutex */
-	IOTLB_LOCK_SPIN,        /* pthread spinlock */
-	IOTLB_LOCK_TICKET,      /* FIFO ticket lock */
-	IOTLB_LOCK_MCS,         /* queue lock, one node per acquisition */
-	IOTLB_LOCK_TTAS,        /* test-and-test-and-set, bounded backoff */
-	IOTLB_LOCK_NONE,        /* single-threaded use only */
-	IOTLB_LOCK_CUSTOM,      /* the caller's iotlb_lock_ops */
+	IOTLB_LOCK_MUTEX,	/* pthread mutex */
+	IOTLB_LOCK_SPIN,	/* pthread spinlock */
+	IOTLB_LOCK_TICKET,	/* FIFO ticket lock */
+	IOTLB_LOCK_MCS,		/* queue lock, one node per acquisition */
+	IOTLB_LOCK_TTAS,	/* test-and-test-and-set, bounded backoff */
+	IOTLB_LOCK_NONE,	/* single-threaded use only */
+	IOTLB_LOCK_CUSTOM,	/* the caller's iotlb_lock_ops */
 };
 
 enum iotlb_select {
-	IOTLB_SELECT_CPU = 0,     /* sched_getcpu(), as the kernel */
-	IOTLB_SELECT_THREAD,      /* a stable small number per thread */
+	IOTLB_SELECT_CPU = 0,	  /* sched_getcpu(), as the kernel */
+	IOTLB_SELECT_THREAD,	  /* a stable small number per thread */
 	IOTLB_SELECT_ROUND_ROBIN, /* one shared counter, as the 2022 proposal */
 };
 
@@ -98,16 +98,16 @@ struct iotlb_region_ops {
 
 /* A lock type. Built-in kinds use the same table internally. */
 struct iotlb_lock_ops {
-	size_t struct_size;                      /* sizeof(struct iotlb_lock_ops) */
+	size_t struct_size; /* sizeof(struct iotlb_lock_ops) */
 	const char *name;
-	size_t lock_size;                        /* bytes of one lock's state */
-	size_t lock_align;                       /* its alignment (power of two) */
-	size_t ctx_size;                         /* per-acquisition context; 0 if none */
-	int (*init)(void *lock);                 /* 0 or negative errno */
+	size_t lock_size;	 /* bytes of one lock's state */
+	size_t lock_align;	 /* its alignment (power of two) */
+	size_t ctx_size;	 /* per-acquisition context; 0 if none */
+	int (*init)(void *lock); /* 0 or negative errno */
 	void (*destroy)(void *lock);
 	void (*lock)(void *lock, void *ctx);
 	void (*unlock)(void *lock, void *ctx);
-	bool (*trylock)(void *lock, void *ctx);  /* may be NULL */
+	bool (*trylock)(void *lock, void *ctx); /* may be NULL */
 };
 
 /* Largest ctx_size a lock type may ask for (the context lives on the stack). */
@@ -116,46 +116,50 @@ struct iotlb_lock_ops {
 #define IOTLB_LOCK_ALIGN_MAX 4096
 
 struct iotlb_mem_config {
-	size_t struct_size;        /* set by IOTLB_MEM_CONFIG_INIT */
-	void *vaddr;               /* CPU address of the bounce region, page aligned */
-	uint64_t dma_addr;         /* device address of vaddr, page aligned */
-	size_t size;               /* bytes, a multiple of the slot size */
-	unsigned slot_shift;       /* 0 -> 11 (2 KiB slots) */
-	unsigned segment_slots;    /* 0 -> 128 */
-	unsigned block_slots;      /* 0 -> 1024 */
-	unsigned nareas;           /* 0 -> configured CPUs; rounded to a power of two */
-	size_t page_size;          /* 0 -> 4096 */
-	enum iotlb_lock_kind lock; /* lock of each area */
+	size_t struct_size;		       /* set by IOTLB_MEM_CONFIG_INIT */
+	void *vaddr;			       /* CPU address of the bounce region, page aligned */
+	uint64_t dma_addr;		       /* device address of vaddr, page aligned */
+	size_t size;			       /* bytes, a multiple of the slot size */
+	unsigned slot_shift;		       /* 0 -> 11 (2 KiB slots) */
+	unsigned segment_slots;		       /* 0 -> 128 */
+	unsigned block_slots;		       /* 0 -> 1024 */
+	unsigned nareas;		       /* 0 -> configured CPUs; rounded to a power of two */
+	size_t page_size;		       /* 0 -> 4096 */
+	enum iotlb_lock_kind lock;	       /* lock of each area */
 	const struct iotlb_lock_ops *lock_ops; /* with IOTLB_LOCK_CUSTOM only */
-	enum iotlb_select select;  /* area choice when no queue is given */
-	unsigned flags;            /* IOTLB_MEM_GROW, IOTLB_MEM_SCRUB */
+	enum iotlb_select select;	       /* area choice when no queue is given */
+	unsigned flags;			       /* IOTLB_MEM_GROW, IOTLB_MEM_SCRUB */
 	const struct iotlb_region_ops *region_ops; /* region provider for growth */
 	void *region_ctx;
-	size_t grow_size;          /* bytes per added pool; 0 -> size */
+	size_t grow_size;				    /* bytes per added pool; 0 -> size */
 	void (*log)(void *ctx, int level, const char *msg); /* diagnostics; none by default */
 	void *log_ctx;
 };
 
+/* clang-format off */
 #ifdef __cplusplus
 #define IOTLB_MEM_CONFIG_INIT { sizeof(struct iotlb_mem_config) }
 #else
 #define IOTLB_MEM_CONFIG_INIT { .struct_size = sizeof(struct iotlb_mem_config) }
 #endif
+/* clang-format on */
 
 struct iotlb_dev_config {
-	size_t struct_size;         /* set by IOTLB_DEV_CONFIG_INIT */
+	size_t struct_size;	    /* set by IOTLB_DEV_CONFIG_INIT */
 	uint64_t min_align_mask;    /* bounce keeps these bits of the original address */
 	uint64_t alloc_align_mask;  /* alignment of the allocation start */
 	uint64_t seg_boundary_mask; /* 0 -> all ones (no boundary) */
-	size_t private_size;        /* > 0: carve a private pool of IO TLB blocks */
-	unsigned nqueues;           /* child pools of a private pool; 0 -> 1 */
+	size_t private_size;	    /* > 0: carve a private pool of IO TLB blocks */
+	unsigned nqueues;	    /* child pools of a private pool; 0 -> 1 */
 };
 
+/* clang-format off */
 #ifdef __cplusplus
 #define IOTLB_DEV_CONFIG_INIT { sizeof(struct iotlb_dev_config) }
 #else
 #define IOTLB_DEV_CONFIG_INIT { .struct_size = sizeof(struct iotlb_dev_config) }
 #endif
+/* clang-format on */
 
 struct iotlb_mem;
 struct iotlb_dev;
@@ -168,8 +172,8 @@ IOTLB_API int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dm
 IOTLB_API int iotlb_mem_stats(const struct iotlb_mem *mem, struct iotlb_stats *out);
 IOTLB_API int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value); /* only 0 */
 /* Area `area` of the pool_index-th pool, oldest pool first. */
-IOTLB_API int iotlb_mem_area_stats(const struct iotlb_mem *mem, unsigned pool_index,
-				   unsigned area, struct iotlb_area_stats *out);
+IOTLB_API int iotlb_mem_area_stats(const struct iotlb_mem *mem, unsigned pool_index, unsigned area,
+				   struct iotlb_area_stats *out);
 
 /* Devices. */
 IOTLB_API int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
@@ -191,8 +195,7 @@ IOTLB_API int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t 
 				    enum iotlb_dir dir);
 
 /* Coherent allocations. */
-IOTLB_API int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out,
-			  uint64_t *dma_out);
+IOTLB_API int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out);
 IOTLB_API int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size);
 
 /* Queries. */
