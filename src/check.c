@@ -76,47 +76,84 @@ static int check_allocation(const struct iotlb__pool *pool, uint64_t s, uint64_t
 	return 0;
 }
 
-int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
+/* Areas tile the pool in order and every cursor is inside its area. */
+static int check_area_layout(const struct iotlb__pool *pool, char *why, size_t why_len)
 {
-	const struct iotlb_mem_params *p = pool->p;
-	uint64_t run = 0;
-	int err;
+	uint64_t next = 0;
 
-	/* Free runs, recomputed backwards from occupancy. */
-	for (uint64_t i = pool->nslots; i-- > 0;) {
-		const struct iotlb__slot *s = &pool->slots[i];
-		bool segment_end = (i + 1) % p->segment_slots == 0 || i + 1 == pool->nslots;
-
-		if (s->kind == IOTLB__SLOT_FREE) {
-			run = segment_end ? 1 : run + 1;
-			if (s->orig || s->alloc_size || s->pad_slots || s->owner)
-				FAIL("slot %llu: free slot with metadata", (unsigned long long)i);
-		} else {
-			run = 0;
-			if (!s->owner)
-				FAIL("slot %llu: allocated without owner", (unsigned long long)i);
-		}
-		if (pool->list[i] != run)
-			FAIL("slot %llu: list %u, occupancy says %llu", (unsigned long long)i,
-			     pool->list[i], (unsigned long long)run);
-	}
-	/* Areas: used equals occupancy, cursor in range. */
 	for (unsigned a = 0; a < pool->nareas; a++) {
 		const struct iotlb__area *area = iotlb__area_at(pool, a);
-		uint64_t used = 0;
 
-		for (uint64_t i = area->base; i < area->base + area->nslots; i++)
-			used += pool->slots[i].kind != IOTLB__SLOT_FREE;
-		if (used != area->used)
-			FAIL("area %u: used %llu, occupancy says %llu", a,
-			     (unsigned long long)area->used, (unsigned long long)used);
+		if (area->base != next)
+			FAIL("area %u: areas do not tile the pool", a);
 		if (area->index >= area->nslots)
 			FAIL("area %u: cursor %llu of %llu", a, (unsigned long long)area->index,
 			     (unsigned long long)area->nslots);
-		if (a + 1 < pool->nareas &&
-		    area->base + area->nslots != iotlb__area_at(pool, a + 1)->base)
-			FAIL("area %u: areas do not tile the pool", a);
+		next += area->nslots;
 	}
+	if (next != pool->nslots)
+		FAIL("areas cover %llu of %llu slots", (unsigned long long)next,
+		     (unsigned long long)pool->nslots);
+	return 0;
+}
+
+/*
+ * One backward walk recomputes the free runs from occupancy (a run restarts
+ * at every segment end), checks free slots carry no metadata, and counts the
+ * used slots of each area. It is the hot loop of every debug check and of the
+ * fuzzer, so it counts down to the next segment end instead of dividing.
+ */
+static int check_runs_and_used(const struct iotlb__pool *pool, char *why, size_t why_len)
+{
+	const uint64_t seg = pool->p->segment_slots;
+	uint64_t run = 0, to_segment_end = 0;
+
+	if (!pool->nslots)
+		return 0;
+	/* Slots left above the last full segment form a segment of their own. */
+	to_segment_end = pool->nslots % seg ? pool->nslots % seg : seg;
+	for (unsigned a = pool->nareas; a-- > 0;) {
+		const struct iotlb__area *area = iotlb__area_at(pool, a);
+		uint64_t used = 0;
+
+		for (uint64_t i = area->base + area->nslots; i-- > area->base;) {
+			const struct iotlb__slot *s = &pool->slots[i];
+			bool segment_end = to_segment_end == seg || i + 1 == pool->nslots;
+
+			if (s->kind == IOTLB__SLOT_FREE) {
+				run = segment_end ? 1 : run + 1;
+				if (s->orig || s->alloc_size || s->pad_slots || s->owner)
+					FAIL("slot %llu: free slot with metadata",
+					     (unsigned long long)i);
+			} else {
+				run = 0;
+				used++;
+				if (!s->owner)
+					FAIL("slot %llu: allocated without owner",
+					     (unsigned long long)i);
+			}
+			if (pool->list[i] != run)
+				FAIL("slot %llu: list %u, occupancy says %llu",
+				     (unsigned long long)i, pool->list[i],
+				     (unsigned long long)run);
+			to_segment_end = to_segment_end == 1 ? seg : to_segment_end - 1;
+		}
+		if (used != area->used)
+			FAIL("area %u: used %llu, occupancy says %llu", a,
+			     (unsigned long long)area->used, (unsigned long long)used);
+	}
+	return 0;
+}
+
+int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
+{
+	int err;
+
+	err = check_area_layout(pool, why, why_len);
+	if (!err)
+		err = check_runs_and_used(pool, why, why_len);
+	if (err)
+		return err;
 	/* Allocations are well formed. */
 	for (uint64_t i = 0; i < pool->nslots;) {
 		uint8_t kind = pool->slots[i].kind;
