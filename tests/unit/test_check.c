@@ -131,6 +131,26 @@ static void test_check_catches_a_cursor_out_of_range(void **state)
 	area->index = saved;
 }
 
+/* Areas must tile the pool: no gap between them, none past the last. */
+static void test_check_catches_areas_that_do_not_tile_the_pool(void **state)
+{
+	struct fx *f = *state;
+	struct iotlb__area *first = iotlb__area_at(f->pool, 0);
+	struct iotlb__area *last = iotlb__area_at(f->pool, f->pool->nareas - 1);
+	uint64_t saved_index;
+
+	first->nslots--;
+	expect_violation(f, "tile");
+	first->nslots++;
+	saved_index = last->index;
+	last->nslots--;
+	if (last->index >= last->nslots)
+		last->index = 0; /* keep the cursor check quiet: this is about cover */
+	expect_violation(f, "cover");
+	last->nslots++;
+	last->index = saved_index;
+}
+
 static void test_check_catches_a_domain_used_mismatch(void **state)
 {
 	struct fx *f = *state;
@@ -266,6 +286,7 @@ int main(void)
 		T(test_check_catches_a_free_slot_counted_as_allocated),
 		T(test_check_catches_an_area_used_count_off_by_one),
 		T(test_check_catches_a_cursor_out_of_range),
+		T(test_check_catches_areas_that_do_not_tile_the_pool),
 		T(test_check_catches_a_domain_used_mismatch),
 		T(test_check_catches_metadata_left_in_a_free_slot),
 		T(test_check_catches_an_allocated_slot_without_owner),
