@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "provider.h"
+#include "../model/rng.h"
 
 #define SLOT 2048ull
 #define SEG_BYTES (128 * SLOT)
@@ -79,17 +80,6 @@ struct ctx {
 	uint64_t reader_rounds, add_refusals;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
 #define PATTERN_STEP 0x9e3779b97f4a7c15ull
 
 static void pattern_fill(unsigned char *p, size_t n, uint64_t seed)
@@ -146,7 +136,7 @@ static void maybe_pause(struct ctx *c)
  * half large, so that the pools run full and the mem has to grow. */
 static size_t random_size(uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = xorshift64(rng);
 
 	if (r & 1)
 		return 1 + (size_t)((r >> 8) % ((uint64_t)1 << ((r >> 1) % 18)));
@@ -203,8 +193,8 @@ static void take_coherent(struct mapper *w, struct item *it, uint64_t seed)
 	void *va = NULL;
 	int err;
 
-	it->dev = w->c->devs[rng_next(&w->rng) % NDEVS];
-	it->size = 1 + (size_t)(rng_next(&w->rng) % (32u << 10));
+	it->dev = w->c->devs[xorshift64(&w->rng) % NDEVS];
+	it->size = 1 + (size_t)(xorshift64(&w->rng) % (32u << 10));
 	err = iotlb_alloc(it->dev, it->size, &va, &it->dma);
 	if (err) {
 		fail_to(w->failure, "alloc of %zu bytes: %s", it->size, iotlb_strerror(err));
@@ -224,9 +214,9 @@ static void take_mapping(struct mapper *w, struct item *it, uint64_t seed)
 {
 	static const enum iotlb_dir dirs[3] = { IOTLB_TO_DEVICE, IOTLB_FROM_DEVICE,
 						IOTLB_BIDIRECTIONAL };
-	unsigned d = (unsigned)(rng_next(&w->rng) % NDEVS);
+	unsigned d = (unsigned)(xorshift64(&w->rng) % NDEVS);
 	unsigned slot = (unsigned)(it - w->live);
-	int queue = rng_next(&w->rng) % 3 ? (int)(rng_next(&w->rng) % 16) : IOTLB_ANY_QUEUE;
+	int queue = xorshift64(&w->rng) % 3 ? (int)(xorshift64(&w->rng) % 16) : IOTLB_ANY_QUEUE;
 	unsigned char *bounce;
 	uint64_t off;
 	size_t bad;
@@ -234,8 +224,8 @@ static void take_mapping(struct mapper *w, struct item *it, uint64_t seed)
 
 	it->dev = w->c->devs[d];
 	it->size = random_size(&w->rng);
-	it->orig = w->buf + (size_t)slot * BUF_STRIDE + rng_next(&w->rng) % 8192;
-	it->dir = dirs[rng_next(&w->rng) % 3];
+	it->orig = w->buf + (size_t)slot * BUF_STRIDE + xorshift64(&w->rng) % 8192;
+	it->dir = dirs[xorshift64(&w->rng) % 3];
 	it->seed = it->orig_seed = seed;
 	pattern_fill(it->orig, it->size, seed);
 	err = iotlb_map(it->dev, queue, it->orig, it->size, it->dir, 0, &it->dma);
@@ -270,7 +260,7 @@ static void take_mapping(struct mapper *w, struct item *it, uint64_t seed)
 	/* The device answers; a sync may bring it back early. */
 	pattern_fill(bounce, it->size, seed ^ 1);
 	it->seed = it->orig_seed = seed ^ 1;
-	if (rng_next(&w->rng) % 4 == 0) {
+	if (xorshift64(&w->rng) % 4 == 0) {
 		err = iotlb_sync_for_cpu(it->dev, it->dma, it->size, it->dir);
 		bad = pattern_check(it->orig, it->size, seed ^ 1);
 		if (err || bad != it->size)
@@ -286,13 +276,13 @@ static void *mapper_main(void *arg)
 	struct ctx *c = w->c;
 
 	for (uint64_t op = 1; !flag(&c->stop) && !w->failure[0]; op++) {
-		struct item *it = &w->live[rng_next(&w->rng) % LIVE];
+		struct item *it = &w->live[xorshift64(&w->rng) % LIVE];
 		uint64_t seed = ((uint64_t)w->id << 56) ^ (op << 4);
 
 		maybe_pause(c);
 		if (it->kind != K_NONE)
 			release(w, it);
-		else if (rng_next(&w->rng) % 16 == 0)
+		else if (xorshift64(&w->rng) % 16 == 0)
 			take_coherent(w, it, seed);
 		else
 			take_mapping(w, it, seed);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "../model/rng.h"
 
 #ifndef IOTLB_DEBUG_LEVEL
 #define IOTLB_DEBUG_LEVEL 0
@@ -408,17 +409,6 @@ struct lib_worker {
 	unsigned char *buf;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
 static void lib_fail(struct lib_worker *w, const char *what, int err)
 {
 	if (!w->what) {
@@ -468,15 +458,15 @@ static void *lib_worker_main(void *arg)
 	struct live_map live[LIB_LIVE] = {{0}};
 
 	for (unsigned long i = 0; i < w->run->ops && !w->what; i++) {
-		struct live_map *m = &live[rng_next(&w->rng) % LIB_LIVE];
-		int queue = (i % 4 == 3) ? (int)(rng_next(&w->rng) % 16) : IOTLB_ANY_QUEUE;
+		struct live_map *m = &live[xorshift64(&w->rng) % LIB_LIVE];
+		int queue = (i % 4 == 3) ? (int)(xorshift64(&w->rng) % 16) : IOTLB_ANY_QUEUE;
 		int err;
 
 		if (m->size)
 			lib_unmap(w, m);
 		m->orig = w->buf + (size_t)(m - live) * LIB_MAX_MAP;
-		m->size = 1 + rng_next(&w->rng) % LIB_MAX_MAP;
-		m->seed = (unsigned char)rng_next(&w->rng);
+		m->size = 1 + xorshift64(&w->rng) % LIB_MAX_MAP;
+		m->seed = (unsigned char)xorshift64(&w->rng);
 		pattern(m->orig, m->size, m->seed);
 		err = iotlb_map(w->run->dev, queue, m->orig, m->size, IOTLB_TO_DEVICE, 0, &m->dma);
 		if (err) {

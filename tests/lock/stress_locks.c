@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "../model/rng.h"
 
 #define NTHREADS 8
 #define NDEVS 2
@@ -67,17 +68,6 @@ struct worker {
 	uint64_t scratch[SCRATCH_WORDS];
 	char failure[200]; /* first failure, empty if none */
 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 /*
  * Word k of a pattern is seed + k * odd constant: distinct seeds give
@@ -132,7 +122,7 @@ static bool overlaps(const struct mapping *a, const struct mapping *b)
 static size_t random_size(uint64_t *rng)
 {
 	/* log-uniform: small mappings are common, every size up to 64 KiB occurs */
-	uint64_t r = rng_next(rng);
+	uint64_t r = xorshift64(rng);
 
 	return 1 + (size_t)((r >> 8) % ((uint64_t)1 << (r % 17)));
 }
@@ -142,13 +132,13 @@ static int pick_queue(struct worker *w)
 	if (w->run->pol != POL_QUEUES)
 		return IOTLB_ANY_QUEUE;
 	/* past nareas too: the library takes the queue modulo nareas */
-	return (int)(rng_next(&w->rng) % 32);
+	return (int)(xorshift64(&w->rng) % 32);
 }
 
 /* Unmaps `m` and checks the original got back what the bounce held. */
 static void unmap_check(struct worker *w, struct mapping *m)
 {
-	enum iotlb_dir dir = rng_next(&w->rng) & 1 ? IOTLB_FROM_DEVICE : IOTLB_BIDIRECTIONAL;
+	enum iotlb_dir dir = xorshift64(&w->rng) & 1 ? IOTLB_FROM_DEVICE : IOTLB_BIDIRECTIONAL;
 	size_t bad;
 	int err;
 
@@ -191,12 +181,12 @@ static void map_one(struct worker *w, struct mapping *m, uint64_t op)
 {
 	unsigned slot = (unsigned)(m - w->live);
 	uint64_t seed = ((uint64_t)w->id << 56) ^ ((uint64_t)w->run->pol << 52) ^ (op << 2);
-	enum iotlb_dir dir = rng_next(&w->rng) & 1 ? IOTLB_TO_DEVICE : IOTLB_BIDIRECTIONAL;
+	enum iotlb_dir dir = xorshift64(&w->rng) & 1 ? IOTLB_TO_DEVICE : IOTLB_BIDIRECTIONAL;
 	int err;
 
 	m->dev = w->run->devs[(w->id + op) % NDEVS];
 	m->size = random_size(&w->rng);
-	m->orig = w->buf + (size_t)slot * BUF_STRIDE + rng_next(&w->rng) % 4096;
+	m->orig = w->buf + (size_t)slot * BUF_STRIDE + xorshift64(&w->rng) % 4096;
 	m->seed = seed;
 	pattern_fill(w->scratch, m->orig, m->size, seed);
 	err = iotlb_map(m->dev, pick_queue(w), m->orig, m->size, dir, 0, &m->dma);
@@ -215,7 +205,7 @@ static void map_one(struct worker *w, struct mapping *m, uint64_t op)
 			fail_at(w, "live mappings %#llx+%zu and %#llx+%zu overlap",
 				(unsigned long long)m->dma, m->size,
 				(unsigned long long)w->live[j].dma, w->live[j].size);
-	if (rng_next(&w->rng) % 4 == 0)
+	if (xorshift64(&w->rng) % 4 == 0)
 		device_write(w, m, seed | 1);
 }
 
@@ -224,7 +214,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	for (uint64_t op = 0; op < ops_per_thread && !w->failure[0]; op++) {
-		struct mapping *m = &w->live[rng_next(&w->rng) % LIVE];
+		struct mapping *m = &w->live[xorshift64(&w->rng) % LIVE];
 
 		if (m->size)
 			unmap_check(w, m);

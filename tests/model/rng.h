@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tests' PRNG: xoshiro256** seeded through splitmix64. Small, fast and
- * the same on every platform, so that a printed seed replays a run exactly.
+ * The tests' PRNGs: xoshiro256** seeded through splitmix64, and xorshift64
+ * for one-word streams. Small, fast and the same on every platform, so that
+ * a printed seed replays a run exactly.
  */
 #ifndef IOTLB_TESTS_MODEL_RNG_H
 #define IOTLB_TESTS_MODEL_RNG_H
@@ -48,6 +49,21 @@ static inline uint64_t rng_next(struct rng *r)
 	s[2] ^= t;
 	s[3] = rotl(s[3], 45);
 	return result;
+}
+
+/*
+ * xorshift64: one word of state, for the many short per-thread streams of
+ * the concurrency tests (seed must be non-zero).
+ */
+static inline uint64_t xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
 }
 
 /* Uniform in [0, n), n > 0 (the modulo bias is irrelevant here). */

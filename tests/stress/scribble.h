@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "../model/rng.h"
 
 #define DMA_BASE 0x40000000ull
 #define SEG_BYTES 262144u   /* default segment: 128 slots of 2 KiB */
@@ -98,19 +99,9 @@ struct script {
 	unsigned maps, nospace, too_big;
 };
 
-static inline uint64_t rnd(uint64_t *state)
-{
-	/* splitmix64: cheap, and good enough to pick sizes and bytes */
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static inline uint64_t rnd_below(uint64_t *state, uint64_t n)
 {
-	return rnd(state) % n;
+	return splitmix64(state) % n;
 }
 
 /* IOTLB_TEST_SCALE asks for less work (the sanitizer phases). */

@@ -161,7 +161,7 @@ static void scribble_pass(uint64_t *words, size_t nwords, uint64_t *rng)
 	switch (rnd_below(rng, 4)) {
 	case 0: /* every word random */
 		for (size_t i = 0; i < nwords; i++)
-			__atomic_store_n(&words[i], rnd(rng), __ATOMIC_RELAXED);
+			__atomic_store_n(&words[i], splitmix64(rng), __ATOMIC_RELAXED);
 		break;
 	case 1:
 	case 2: { /* a whole-region fill, as a memset would do */
@@ -175,7 +175,7 @@ static void scribble_pass(uint64_t *words, size_t nwords, uint64_t *rng)
 		for (size_t i = 0; i < nwords / 8; i++) {
 			size_t at = (size_t)rnd_below(rng, nwords * 8);
 
-			__atomic_store_n((unsigned char *)words + at, (unsigned char)rnd(rng),
+			__atomic_store_n((unsigned char *)words + at, (unsigned char)splitmix64(rng),
 					 __ATOMIC_RELAXED);
 		}
 		break;

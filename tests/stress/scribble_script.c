@@ -15,7 +15,7 @@ static void fill_region(struct inst *in, int mode, uint64_t *rng)
 		uint64_t *w = (uint64_t *)(void *)in->region;
 
 		for (size_t i = 0; i < in->region_size / sizeof(*w); i++)
-			w[i] = rnd(rng);
+			w[i] = splitmix64(rng);
 	} else {
 		memset(in->region, mode, in->region_size);
 	}

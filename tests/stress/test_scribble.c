@@ -101,7 +101,7 @@ static void mapper_map(struct mapper *m, uint64_t *rng, unsigned j)
 		return;
 	}
 	l->dir = (enum iotlb_dir)rnd_below(rng, 3);
-	l->fill = (unsigned char)rnd(rng);
+	l->fill = (unsigned char)splitmix64(rng);
 	memset(orig, l->fill, size);
 	err = iotlb_map(dev, queue, orig, size, l->dir, IOTLB_ATTR_NO_WARN, &l->dma);
 	if (!map_result_allowed(dev, size, err)) {

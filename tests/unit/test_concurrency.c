@@ -7,6 +7,7 @@
  * segment and one area, no slot is owned twice; every byte round-trips.
  */
 #include "fixture.h"
+#include "../model/rng.h"
 
 #include <pthread.h>
 
@@ -50,14 +51,6 @@ struct shared {
 	struct worker w[NTHREADS];
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void werr(struct worker *w, const char *what, uint64_t a, uint64_t b)
 {
 	if (!w->err[0])
@@ -67,15 +60,15 @@ static void werr(struct worker *w, const char *what, uint64_t a, uint64_t b)
 
 static size_t random_size(uint64_t *rng)
 {
-	switch (rng_next(rng) % 4) {
+	switch (xorshift64(rng) % 4) {
 	case 0:
-		return (size_t)(1 + rng_next(rng) % 2048);
+		return (size_t)(1 + xorshift64(rng) % 2048);
 	case 1:
-		return (size_t)(1 + rng_next(rng) % 16384);
+		return (size_t)(1 + xorshift64(rng) % 16384);
 	case 2:
-		return (size_t)(1 + rng_next(rng) % 65536);
+		return (size_t)(1 + xorshift64(rng) % 65536);
 	default:
-		return (size_t)(1 + rng_next(rng) % FX_SEG_BYTES);
+		return (size_t)(1 + xorshift64(rng) % FX_SEG_BYTES);
 	}
 }
 
@@ -85,7 +78,7 @@ static void do_unmap(struct worker *w, struct handle *h)
 	struct iotlb_dev *d = sh->devs[h->dev];
 	unsigned char *b = iotlb_dma_to_virt(d, h->dma);
 	size_t dpat = (h->pat + 4099) % (PATTERN_LEN - FX_SEG_BYTES);
-	enum iotlb_dir dir = rng_next(&w->rng) % 2 ? IOTLB_FROM_DEVICE : IOTLB_BIDIRECTIONAL;
+	enum iotlb_dir dir = xorshift64(&w->rng) % 2 ? IOTLB_FROM_DEVICE : IOTLB_BIDIRECTIONAL;
 	int rc;
 
 	/* the bounce still holds what the map copied */
@@ -105,11 +98,11 @@ static void do_unmap(struct worker *w, struct handle *h)
 static void do_map(struct worker *w, struct handle *h, unsigned k)
 {
 	struct shared *sh = w->sh;
-	unsigned dev = (unsigned)(rng_next(&w->rng) % 3);
-	size_t off = (size_t)(rng_next(&w->rng) % 0x1000);
+	unsigned dev = (unsigned)(xorshift64(&w->rng) % 3);
+	size_t off = (size_t)(xorshift64(&w->rng) % 0x1000);
 	size_t size = random_size(&w->rng);
-	size_t pat = (size_t)(rng_next(&w->rng) % (PATTERN_LEN - FX_SEG_BYTES));
-	int queue = rng_next(&w->rng) % 3 ? (int)(rng_next(&w->rng) % 8) : IOTLB_ANY_QUEUE;
+	size_t pat = (size_t)(xorshift64(&w->rng) % (PATTERN_LEN - FX_SEG_BYTES));
+	int queue = xorshift64(&w->rng) % 3 ? (int)(xorshift64(&w->rng) % 8) : IOTLB_ANY_QUEUE;
 	unsigned char *o = w->buf + (size_t)k * BUF_STRIDE + off;
 	uint64_t padded = size + (fx_addr(o) & mins[dev] & (FX_SLOT - 1));
 	uint64_t dma = FX_DMA_SENTINEL;
@@ -117,7 +110,7 @@ static void do_map(struct worker *w, struct handle *h, unsigned k)
 
 	memcpy(o, sh->pattern + pat, size);
 	rc = iotlb_map(sh->devs[dev], queue, o, size,
-		       rng_next(&w->rng) % 2 ? IOTLB_TO_DEVICE : IOTLB_BIDIRECTIONAL, 0, &dma);
+		       xorshift64(&w->rng) % 2 ? IOTLB_TO_DEVICE : IOTLB_BIDIRECTIONAL, 0, &dma);
 	if (rc == -E2BIG) {
 		if (padded <= FX_SEG_BYTES)
 			werr(w, "E2BIG for a request that fits a segment", size, padded);
@@ -151,7 +144,7 @@ static void *worker_main(void *arg)
 
 	for (r = 0; r < sh->rounds; r++) {
 		for (i = 0; i < sh->ops; i++) {
-			unsigned k = (unsigned)(rng_next(&w->rng) % LIVE);
+			unsigned k = (unsigned)(xorshift64(&w->rng) % LIVE);
 
 			if (w->h[k].live)
 				do_unmap(w, &w->h[k]);

@@ -4,6 +4,7 @@
  * mistake the kernel made, set up so that the mistake would be visible.
  */
 #include "fixture.h"
+#include "../model/rng.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -233,14 +234,6 @@ struct live {
 	unsigned char *orig;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static uint64_t round_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
@@ -295,7 +288,7 @@ static void test_random_aligned_requests_never_overlap(void **state)
 		devs[i] = fx_dev(f, mins[i], aligns[i], 0);
 	memset(lv, 0, sizeof(lv));
 	for (step = 0; step < 3000; step++) {
-		struct live *l = &lv[rng_next(&rng) % 24];
+		struct live *l = &lv[xorshift64(&rng) % 24];
 
 		if (l->used) {
 			if (l->coherent)
@@ -305,16 +298,16 @@ static void test_random_aligned_requests_never_overlap(void **state)
 					iotlb_unmap(l->d, l->dma, l->size, IOTLB_TO_DEVICE, 0), 0);
 			l->used = false;
 		} else {
-			unsigned di = (unsigned)(rng_next(&rng) % 4);
-			size_t off = (size_t)(l - lv) * 0x28000 + (rng_next(&rng) % 0x2000);
+			unsigned di = (unsigned)(xorshift64(&rng) % 4);
+			size_t off = (size_t)(l - lv) * 0x28000 + (xorshift64(&rng) % 0x2000);
 			int rc;
 
 			l->d = devs[di];
 			l->min_align = mins[di];
 			l->alloc_align = aligns[di];
-			l->coherent = rng_next(&rng) % 4 == 0;
+			l->coherent = xorshift64(&rng) % 4 == 0;
 			l->size =
-				(size_t)(1 + rng_next(&rng) % (rng_next(&rng) % 2 ? 8192 : 120000));
+				(size_t)(1 + xorshift64(&rng) % (xorshift64(&rng) % 2 ? 8192 : 120000));
 			l->orig = fx_orig(f, off);
 			if (l->coherent) {
 				void *va;
