@@ -101,24 +101,20 @@ static int check_area_layout(const struct iotlb__pool *pool, char *why, size_t w
  * One backward walk recomputes the free runs from occupancy (a run restarts
  * at every segment end), checks free slots carry no metadata, and counts the
  * used slots of each area. It is the hot loop of every debug check and of the
- * fuzzer, so it counts down to the next segment end instead of dividing.
+ * fuzzer: segments are powers of two (mem.c), so a mask finds their ends.
  */
 static int check_runs_and_used(const struct iotlb__pool *pool, char *why, size_t why_len)
 {
-	const uint64_t seg = pool->p->segment_slots;
-	uint64_t run = 0, to_segment_end = 0;
+	const uint64_t seg_mask = pool->p->segment_slots - 1;
+	uint64_t run = 0;
 
-	if (!pool->nslots)
-		return 0;
-	/* Slots left above the last full segment form a segment of their own. */
-	to_segment_end = pool->nslots % seg ? pool->nslots % seg : seg;
 	for (unsigned a = pool->nareas; a-- > 0;) {
 		const struct iotlb__area *area = iotlb__area_at(pool, a);
 		uint64_t used = 0;
 
 		for (uint64_t i = area->base + area->nslots; i-- > area->base;) {
 			const struct iotlb__slot *s = &pool->slots[i];
-			bool segment_end = to_segment_end == seg || i + 1 == pool->nslots;
+			bool segment_end = ((i + 1) & seg_mask) == 0 || i + 1 == pool->nslots;
 
 			if (s->kind == IOTLB__SLOT_FREE) {
 				run = segment_end ? 1 : run + 1;
@@ -136,7 +132,6 @@ static int check_runs_and_used(const struct iotlb__pool *pool, char *why, size_t
 				FAIL("slot %llu: list %u, occupancy says %llu",
 				     (unsigned long long)i, pool->list[i],
 				     (unsigned long long)run);
-			to_segment_end = to_segment_end == 1 ? seg : to_segment_end - 1;
 		}
 		if (used != area->used)
 			FAIL("area %u: used %llu, occupancy says %llu", a,
