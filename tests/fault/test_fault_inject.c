@@ -340,19 +340,24 @@ static void test_transient_pool_fails_cleanly_at_every_allocation(void **state)
 	free(region);
 }
 
-static uint64_t wait_grow_attempts(struct iotlb_mem *mem, uint64_t at_least)
+/*
+ * Waits until the worker has finished its k-th attempt: it counts the
+ * attempt when it starts and the failure (or the new pool) when it ends, so
+ * waiting on the attempt count alone would read the stats mid-attempt. A hang
+ * guard of 30 s, not a timing requirement: the worker usually answers within
+ * a millisecond.
+ */
+static struct iotlb_stats wait_grow_attempt_done(struct iotlb_mem *mem, uint64_t k)
 {
 	struct iotlb_stats s = IOTLB_STATS_INIT;
 
-	/* A hang guard of 30 s, not a timing requirement: the worker usually
-	 * answers within a millisecond. */
 	for (int i = 0; i < 30000; i++) {
 		assert_int_equal(iotlb_mem_stats(mem, &s), 0);
-		if (s.grow_attempts >= at_least)
+		if (s.grow_failures >= k || s.npools == 2)
 			break;
 		usleep(1000);
 	}
-	return s.grow_attempts;
+	return s;
 }
 
 static void test_growth_worker_fails_cleanly_at_every_allocation(void **state)
@@ -375,9 +380,9 @@ static void test_growth_worker_fails_cleanly_at_every_allocation(void **state)
 		/* No room and no transient pool: -ENOSPC, and a growth request. */
 		assert_int_equal(iotlb_map(dev, 0, buf, sizeof(buf), IOTLB_TO_DEVICE, 0, &dma),
 				 -ENOSPC);
-		assert_int_equal(wait_grow_attempts(mem, k), k);
+		s = wait_grow_attempt_done(mem, k);
 		iotlb__fault_inject(0);
-		assert_int_equal(iotlb_mem_stats(mem, &s), 0);
+		assert_int_equal(s.grow_attempts, k);
 		if (s.npools == 2)
 			break;
 		assert_int_equal(s.grow_failures, k);
