@@ -7,6 +7,10 @@
  */
 #include <string.h>
 
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/compiler.h>
+#include <urcu/pointer.h>
+
 #include "internal.h"
 
 static void add_provider_pool(struct iotlb_mem *mem)
@@ -33,8 +37,14 @@ static void add_provider_pool(struct iotlb_mem *mem)
 	pool->region_dma = dma;
 	pool->region_size = size;
 	pthread_mutex_lock(&mem->writer_lock);
-	pool->index = mem->next_pool_index++;
-	iotlb__domain_add_pool(&mem->shared, pool);
+	pool->index = mem->next_pool_index;
+	if (iotlb__domain_add_pool(&mem->shared, pool)) {
+		pthread_mutex_unlock(&mem->writer_lock);
+		iotlb__pool_free_region(mem, pool);
+		IOTLB__ADD(&mem->shared.grow_failures, 1);
+		return;
+	}
+	mem->next_pool_index++;
 	pthread_mutex_unlock(&mem->writer_lock);
 }
 
@@ -115,26 +125,28 @@ void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool)
  * region with room for any start offset and begin the pool at the first
  * slot that satisfies the request's alignment and boundary rules.
  */
-int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
-			  struct iotlb__pool **pool_out, uint64_t *slot_out)
+int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
+			  const struct iotlb__req *req, struct iotlb__pool **pool_out,
+			  uint64_t *slot_out)
 {
 	const struct iotlb_region_ops *ops = mem->cfg.region_ops;
 	const struct iotlb_mem_params *p = &mem->p;
 	struct iotlb__domain *d = &mem->shared;
-	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
-	uint64_t reach = 2 * iotlb__req_stride(p, req) + nslots;
+	uint64_t nslots = s->nslots;
+	uint64_t reach = 2 * s->stride + nslots;
 	size_t size = (size_t)(((reach + nslots) << p->slot_shift) + p->page_size - 1) &
 		      ~(size_t)(p->page_size - 1);
 	struct iotlb__pool *pool;
 	void *va = NULL;
 	uint64_t dma = 0, k;
 	int64_t slot;
+	bool settle = false;
 	int err;
 
 	if (ops->alloc(mem->cfg.region_ctx, size, &va, &dma) || !va)
 		return -ENOSPC;
 	for (k = 0; k < reach; k++)
-		if (iotlb__req_fits_at(p, req, dma + (k << p->slot_shift)))
+		if (iotlb__search_fits_at(p, s, dma + (k << p->slot_shift)))
 			break;
 	err = k == reach ? -ENOSPC
 			 : iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
@@ -149,7 +161,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	pool->region_dma = dma;
 	pool->region_size = size;
 	pool->domain = d;
-	slot = iotlb__area_find(pool, 0, req);
+	slot = iotlb__area_take(pool, 0, s, req, &settle);
 	if (slot < 0) {
 		iotlb__pool_free_region(mem, pool);
 		return -ENOSPC;
@@ -159,8 +171,11 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	pool->next = d->transient;
 	IOTLB__STORE(&d->transient_nslots, d->transient_nslots + nslots);
 	IOTLB__STORE(&d->transient_pools, d->transient_pools + 1);
-	__atomic_store_n(&d->transient, pool, __ATOMIC_RELEASE);
+	rcu_assign_pointer(d->transient, pool);
 	pthread_mutex_unlock(&mem->writer_lock);
+	/* Its one take is a new high unless other areas have headroom. */
+	if (settle)
+		iotlb__hiwater_settle(d);
 	*pool_out = pool;
 	*slot_out = (uint64_t)slot;
 	return 0;
@@ -168,8 +183,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 
 static struct iotlb_mem *mem_of(const struct iotlb__pool *pool)
 {
-	return (struct iotlb_mem *)(void *)((char *)pool->domain -
-					    offsetof(struct iotlb_mem, shared));
+	return caa_container_of(pool->domain, struct iotlb_mem, shared);
 }
 
 static void free_transient(struct iotlb__pool *pool)
@@ -191,8 +205,9 @@ void iotlb__transient_retire(struct iotlb__pool *pool)
 		return; /* a racing release already retired it */
 	}
 	iotlb__pool_fold_counters(pool, &d->retired, true);
-	__atomic_store_n(link, pool->next, __ATOMIC_RELEASE);
+	rcu_assign_pointer(*link, pool->next);
 	IOTLB__STORE(&d->transient_nslots, d->transient_nslots - pool->nslots);
+	iotlb__hiwater_retire(d, pool);
 	pthread_mutex_unlock(&mem->writer_lock);
 	/* Readers that found the pool before the unlink may still look at it. */
 	iotlb__after_grace_period(pool, free_transient);
