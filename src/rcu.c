@@ -4,8 +4,12 @@
  * callers' threads need no registration and may come and go freely. Only
  * transient pools need it: every other pool lives as long as its domain.
  */
-/* The read side inlined (liburcu's small-function fast path). */
-#define _LGPL_SOURCE
+/*
+ * Not _LGPL_SOURCE: only transient pools take the read side (every other
+ * pool lives as long as its domain), so no map or unmap of a pool that
+ * cannot grow pays for it; and liburcu 0.13's inlined reader trips UBSan's
+ * alignment check on liburcu's own registry.
+ */
 #include <urcu/urcu-bp.h>
 
 #include "internal.h"
