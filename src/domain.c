@@ -54,8 +54,8 @@ int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 	if (pool->nareas > d->max_nareas)
 		IOTLB__STORE(&d->max_nareas, pool->nareas);
 	/* Publish only fully built structures. */
-	rcu_assign_pointer(d->index, ix);
-	rcu_assign_pointer(d->pools, pool);
+	IOTLB__PUBLISH(d->index, ix);
+	IOTLB__PUBLISH(d->pools, pool);
 	return 0;
 }
 
