@@ -87,7 +87,21 @@ enum iotlb_log_level {
 	IOTLB_LOG_INFO = 6,
 };
 
-/* Region provider for growth: returns page-aligned memory and its device address. */
+/*
+ * Region provider for growth: alloc returns page-aligned memory and its
+ * device address (0 or a negative errno); free gives a region back.
+ *
+ * Versioning: alloc and free are the original layout and stay first, in that
+ * order, so `{ my_alloc, my_free }` and `{ .alloc = ..., .free = ... }` keep
+ * compiling (without -Wmissing-field-initializers warnings) and working.
+ * The table's size travels in iotlb_mem_config.region_ops_size rather than
+ * in the table: 0 (what every existing config holds) means exactly these
+ * two members; a caller that uses members added later sets it to
+ * sizeof(struct iotlb_region_ops). A library never reads past what that size
+ * covers, so a binary built against an older header is read correctly.
+ * Like the lock ops, the table is copied at iotlb_mem_create: the caller's
+ * table may go away afterwards (region_ctx, passed to the calls, may not).
+ */
 struct iotlb_region_ops {
 	int (*alloc)(void *ctx, size_t size, void **vaddr, uint64_t *dma_addr);
 	void (*free)(void *ctx, void *vaddr, uint64_t dma_addr, size_t size);
@@ -131,6 +145,8 @@ struct iotlb_mem_config {
 	size_t grow_size;				    /* bytes per added pool; 0 -> size */
 	void (*log)(void *ctx, int level, const char *msg); /* diagnostics; none by default */
 	void *log_ctx;
+	/* Size of *region_ops: 0 -> alloc and free only; else its sizeof (see above). */
+	size_t region_ops_size;
 };
 
 /* clang-format off */
