@@ -208,7 +208,7 @@ static inline struct df_where df_where(const struct df *f, const struct iotlb_de
 	return w;
 }
 
-/* Free-run counter of slot i in a never-used pool (ALGORITHM.md 2). */
+/* Free-run counter of slot i in a never-used pool (docs/algorithm.md#slot-state). */
 static inline uint32_t df_fresh_list(uint64_t i, uint64_t nslots, unsigned seg)
 {
 	uint64_t to_seg = seg - (i % seg), to_end = nslots - i;

@@ -122,7 +122,7 @@ static uint64_t device_tag(uint64_t tag)
 static void allowed_range(const struct worker *w, uint64_t *lo, uint64_t *hi)
 {
 	if (w->role == ROLE_QUEUE) {
-		/* ALGORITHM.md 6: queue q starts at child q; the child never fills
+		/* docs/algorithm.md#blocks: queue q starts at child q; the child never fills
 		 * (MAXLIVE * Q_MAX is a quarter of it), so it never falls back. */
 		*lo = p_dma + (uint64_t)w->queue * child_bytes;
 		*hi = *lo + child_bytes;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The growable allocator (ALGORITHM.md 7, API.md "Precise rules"): search
+ * The growable allocator (docs/algorithm.md#growth, include/iotlb/iotlb.h): search
  * order across pools, transient pools and their return after a grace period,
  * background growth, provider failures, iotlb_mem_add_pool, and that destroy
  * hands every provider region back exactly once.
@@ -209,7 +209,7 @@ static int g_setup(void **state)
 
 /*
  * Every test ends consistent, destroys cleanly, and leaves the provider with
- * every region returned exactly once (API.md: destroy gives everything back).
+ * every region returned exactly once (iotlb_mem_destroy gives everything back).
  */
 static int g_teardown(void **state)
 {
@@ -271,10 +271,10 @@ static struct where where_is(uint64_t dma)
 
 /*
  * Three pools, created P0 (512 slots), P1 (256), P2 (128), with nareas = 4
- * requested: P0 gets 4 areas, P1 2 (256 / 128), P2 1 (ALGORITHM.md 3). The
+ * requested: P0 gets 4 areas, P1 2 (256 / 128), P2 1 (docs/algorithm.md#area-count). The
  * list is newest first: P2, P1, P0; max_nareas = 4. Each map below takes a
  * whole 128-slot area, so an area is either empty or full, and the area-major
- * rule of ALGORITHM.md 7 gives, for hint h, the order
+ * rule of docs/algorithm.md#area-major gives, for hint h, the order
  *   k=0: P2 a0,  P1 a(h&1),      P0 a(h&3)
  *   k=1:         P1 a((h+1)&1),  P0 a((h+1)&3)
  *   k=2:                         P0 a((h+2)&3)
@@ -410,7 +410,7 @@ static void test_full_mem_maps_from_transient_pool_returned_after_unmap(void **s
 	assert_true(ti >= 0);
 	tr = tp_region(&g->tp, ti);
 	assert_true(dma + 4096 <= tr.dma + tr.size);
-	/* 4096 >= page_size and no masks: page aligned (ALGORITHM.md 4 step 4). */
+	/* 4096 >= page_size and no masks: page aligned (docs/algorithm.md#search-setup). */
 	assert_int_equal(dma & 0xfff, 0);
 
 	s = g_stats(g);
@@ -530,7 +530,7 @@ static void test_transient_pool_places_odd_start_min_align_request(void **state)
 	assert_true(STAT_BECOMES(g, transient_nslots, 0));
 	assert_true(TP_WAIT_FOR(tp_region(&g->tp, ti).frees == 1));
 	/* The growth it asked for was a pool like any other, of grow_size 0 ->
-	 * the initial size (API.md). */
+	 * the initial size (iotlb_mem_config.grow_size). */
 	wait_grow_attempts(g, 1);
 	wait_grown(g, 2);
 	assert_int_equal(g_stats(g).nslots, 512);
@@ -614,7 +614,7 @@ static void test_coherent_alloc_on_full_mem_uses_transient_pool(void **state)
 	assert_int_equal(iotlb_alloc(g->dev, 8192, (void **)&va, &dma), 0);
 	ti = tp_find(&g->tp, dma);
 	assert_true(ti >= 0);
-	/* Naturally aligned to 8 KiB (ALGORITHM.md 5.4) and zeroed, although
+	/* Naturally aligned to 8 KiB (docs/algorithm.md#coherent) and zeroed, although
 	 * fresh provider memory holds TP_FILL. */
 	assert_int_equal(dma & 0x1fff, 0);
 	assert_ptr_equal(va, iotlb_dma_to_virt(g->dev, dma));
@@ -812,7 +812,7 @@ static void test_metadata_failure_during_growth_returns_the_region(void **state)
 		g_unmap(g->dev, dma, 4096, IOTLB_TO_DEVICE);
 	} else {
 		/* the transient pool failed: its region is back, the pool was added;
-		 * the library's own allocation failed, so -ENOMEM (API.md errors) */
+		 * the library's own allocation failed, so -ENOMEM (include/iotlb/iotlb.h errors) */
 		assert_int_equal(err, -ENOMEM);
 		assert_int_equal(dma, DMA_SENTINEL);
 		assert_int_equal(s.grow_failures, 0);
@@ -829,7 +829,7 @@ static void test_metadata_failure_during_growth_returns_the_region(void **state)
 
 /*
  * A padded size above one segment can never be served: -E2BIG at once, no
- * growth, no transient pool, the provider never called (ALGORITHM.md 5.1, 7).
+ * growth, no transient pool, the provider never called (docs/algorithm.md#error-classes).
  */
 static void test_request_that_can_never_fit_is_e2big_without_growth(void **state)
 {

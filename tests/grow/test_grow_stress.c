@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Growth under threads (ALGORITHM.md 7): mappers map and unmap random sizes
+ * Growth under threads (docs/algorithm.md#growth): mappers map and unmap random sizes
  * on a small growable mem, so it grows and hands out transient pools, while
  * another thread adds pools and another reads statistics. At pauses the
  * structure is checked; at the end every provider region came back once.
@@ -48,7 +48,7 @@ struct item {
 	enum iotlb_dir dir;
 	uint64_t seed;         /* what the bounce holds now */
 	uint64_t orig_seed;    /* what the original must hold after the unmap */
-	uint64_t nslots;       /* slots it occupies (ALGORITHM.md 5.1 / 5.4) */
+	uint64_t nslots;       /* slots it occupies (docs/algorithm.md#map, #coherent) */
 };
 
 struct ctx;

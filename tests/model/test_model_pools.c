@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference model against the rules of several pools (ALGORITHM.md
- * section 7: area-major search, lookups, add_pool refusals) and of private
- * devices (section 6: first-fit carving, its refusals, restore on destroy).
+ * The reference model against the rules of several pools (docs/algorithm.md
+ * #growth: area-major search, lookups, add_pool refusals) and of private
+ * devices (#blocks: first-fit carving, its refusals, restore on destroy).
  * Run from test_model_scenarios.c's main.
  */
 #include <errno.h>

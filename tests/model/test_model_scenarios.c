@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference model against the worked scenarios of ALGORITHM.md section 9
+ * The reference model against the worked scenarios of docs/algorithm.md#scenarios
  * (and, through test_model_pools.c, the rules of sections 6 and 7), so that
  * the model is trusted on its own before it judges the library.
  */

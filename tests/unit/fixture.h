@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared fixture of the unit tests: a mem over a caller-style aligned region
- * with the ALGORITHM.md section 9 geometry, a log recorder, white-box readers
+ * with the docs/algorithm.md#scenarios geometry, a log recorder, white-box readers
  * of the pool state (src/internal.h) and before/after snapshots of it.
  */
 #ifndef IOTLB_TESTS_UNIT_FIXTURE_H
@@ -24,7 +24,7 @@
 
 #include "internal.h"
 
-/* ALGORITHM.md section 9 fixture. */
+/* The fixture of docs/algorithm.md#scenarios. */
 #define FX_B 0x10000000ull /* device address of slot 0 */
 #define FX_SLOT 2048ull	   /* slot size */
 #define FX_SEG 128u	   /* segment_slots */
@@ -337,7 +337,7 @@ static inline void fx_unmap(struct fx *f, struct iotlb_dev *d, uint64_t dma, siz
 }
 
 /* Free-run counter of slot i recomputed from the occupancy (list == 0)
- * rule of ALGORITHM.md 2: consecutive free slots up to the segment end. */
+ * rule of docs/algorithm.md#slot-state: consecutive free slots up to the segment end. */
 static inline void fx_assert_list_consistent(const struct fx *f)
 {
 	const struct iotlb__pool *pool = fx_pool(f);

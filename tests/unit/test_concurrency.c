@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ALGORITHM.md section 9, scenario 20: threads map and unmap random sizes
+ * docs/algorithm.md#scenario-20: threads map and unmap random sizes
  * with random min_align over 4 areas; at quiescent points (all threads at a
  * barrier) the free-run counters recomputed from the live handles equal the
  * stored ones, area counts add up, every handle keeps its alignment, one

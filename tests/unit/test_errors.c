@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The error table of API.md, reached through every function that can return
- * each code. After every refusal the whole state (statistics, per-slot
- * metadata, cursors, bounce and original bytes) must be as before, and the
- * out-parameters must still hold the sentinel they were given.
+ * The error codes of include/iotlb/iotlb.h, reached through every function
+ * that can return each code. After every refusal the whole state
+ * (statistics, per-slot metadata, cursors, bounce and original bytes) must be
+ * as before, and the out-parameters must still hold the sentinel they were
+ * given.
  */
 #include "fixture.h"
 
@@ -22,7 +23,7 @@ static void expect_create_fails(const struct iotlb_mem_config *c, int err, const
 	assert_ptr_equal(m, FX_PTR_SENTINEL);
 }
 
-/* A custom lock table missing what API.md requires is -EINVAL. */
+/* A custom lock table missing what iotlb_lock_ops requires is -EINVAL. */
 static void expect_custom_table_refused(const struct iotlb_mem_config *c, const char *what)
 {
 	struct iotlb_mem *m = FX_PTR_SENTINEL;

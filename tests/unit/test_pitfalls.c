@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Regression tests for the pitfalls of ALGORITHM.md section 10: each one a
+ * Regression tests for the pitfalls of docs/algorithm.md#pitfalls: each one a
  * mistake the kernel made, set up so that the mistake would be visible.
  */
 #include "fixture.h"
@@ -239,7 +239,7 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-/* Footprint of a live allocation, from the spec's rules (5.1, 5.4). */
+/* Footprint of a live allocation (docs/algorithm.md#map, #coherent). */
 static void footprint(struct live *l)
 {
 	if (l->coherent) {

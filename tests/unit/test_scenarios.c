@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The worked scenarios of ALGORITHM.md section 9 (1-19), with the exact
- * slot numbers, counters, cursors and addresses the text gives.
+ * The worked scenarios of docs/algorithm.md#scenarios (1-19), with the exact
+ * slot numbers, counters, cursors and addresses given there.
  * Scenario 20 (concurrency) lives in test_concurrency.c.
  */
 #include "fixture.h"
