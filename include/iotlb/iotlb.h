@@ -177,44 +177,168 @@ struct iotlb_dev_config {
 struct iotlb_mem;
 struct iotlb_dev;
 
+/*
+ * Errors, per function. Each list below is complete for the function it
+ * precedes: the call returns 0 or one of these. "Lock init error" is what
+ * the lock kind's init returned for a new pool's area locks: the negated
+ * pthread error for IOTLB_LOCK_MUTEX / IOTLB_LOCK_SPIN (e.g. -ENOMEM,
+ * -EAGAIN), a custom init's own negative errno (a positive return becomes
+ * -EINVAL); the other built-in kinds cannot fail. The rules themselves
+ * (padding, "too big", areas, blocks) are explained in docs/algorithm.md.
+ */
+
 /* Allocator lifetime. */
+
+/*
+ * -EINVAL  cfg or out NULL; cfg->struct_size below sizeof(size_t), or above
+ *          what this library knows with non-zero bytes in the unknown tail;
+ *          slot_shift outside 4..30; segment_slots not a power of two or
+ *          above 2^24; block_slots not a power of two or not a multiple of
+ *          segment_slots; page_size not a power of two or below the slot
+ *          size; vaddr NULL; size below one slot or not whole slots; vaddr
+ *          or dma_addr not page aligned; vaddr + size or dma_addr + size
+ *          wrapping; unknown lock kind, select policy or flag bits;
+ *          lock_ops with a kind other than IOTLB_LOCK_CUSTOM, or
+ *          IOTLB_LOCK_CUSTOM with lock_ops NULL or refused (struct_size
+ *          short of trylock or with a non-zero unknown tail, init, destroy,
+ *          lock or unlock NULL, lock_size 0, lock_align 0, not a power of
+ *          two or above IOTLB_LOCK_ALIGN_MAX, ctx_size above
+ *          IOTLB_LOCK_CTX_MAX); region_ops_size non-zero without
+ *          region_ops, short of alloc and free, or above what this library
+ *          knows with non-zero unknown bytes; IOTLB_MEM_GROW without
+ *          region_ops, alloc or free; grow_size not whole slots
+ * -ENOMEM  the library's own metadata, a mutex or the growth thread
+ * lock init error (see above)
+ */
 IOTLB_API int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out);
-IOTLB_API int iotlb_mem_destroy(struct iotlb_mem *mem); /* -EBUSY while devices exist */
+/*
+ * -EINVAL  mem NULL
+ * -EBUSY   devices of this mem still exist
+ */
+IOTLB_API int iotlb_mem_destroy(struct iotlb_mem *mem);
+/*
+ * -EINVAL  mem or vaddr NULL; size below one slot or not whole slots; vaddr
+ *          or dma_addr not page aligned; the range wraps; it overlaps the
+ *          CPU or device range of an existing pool (transient ones included)
+ * -ENOMEM  the pool's metadata
+ * lock init error (see above)
+ */
 IOTLB_API int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr,
 				 size_t size);
+/*
+ * Counters of the shared pools (docs/algorithm.md#statistics).
+ * -EINVAL  mem or out NULL; out->struct_size below sizeof(size_t)
+ */
 IOTLB_API int iotlb_mem_stats(const struct iotlb_mem *mem, struct iotlb_stats *out);
-IOTLB_API int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value); /* only 0 */
-/* Area `area` of the pool_index-th pool, oldest pool first. */
+/*
+ * -EINVAL  mem NULL; value other than 0 (the only reset allowed)
+ */
+IOTLB_API int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value);
+/*
+ * Area `area` of the pool_index-th pool, oldest pool first (transient pools
+ * have no index).
+ * -EINVAL  mem or out NULL; no pool with that index; area not below that
+ *          pool's area count; out->struct_size below sizeof(size_t)
+ */
 IOTLB_API int iotlb_mem_area_stats(const struct iotlb_mem *mem, unsigned pool_index, unsigned area,
 				   struct iotlb_area_stats *out);
 
 /* Devices. */
+
+/*
+ * -EINVAL  mem, cfg or out NULL; cfg->struct_size below sizeof(size_t), or
+ *          above what this library knows with non-zero unknown bytes; a mask
+ *          not of the form 2^k - 1; seg_boundary_mask (0 meaning all ones)
+ *          below slot size - 1, or below min_align_mask or alloc_align_mask
+ * -ENOMEM  the device or, with private_size, its private pool's metadata
+ * With private_size > 0 (docs/algorithm.md#blocks):
+ * -E2BIG   no shared pool holds that many whole blocks even when empty
+ * -ENOSPC  no run of that many contiguous free blocks now
+ * lock init error (see above), for the private pool's child areas
+ */
 IOTLB_API int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 			       struct iotlb_dev **out);
-IOTLB_API int iotlb_dev_destroy(struct iotlb_dev *dev); /* -EBUSY while mapped */
+/*
+ * -EINVAL  dev NULL
+ * -EBUSY   live mappings or coherent allocations of this device
+ */
+IOTLB_API int iotlb_dev_destroy(struct iotlb_dev *dev);
+/*
+ * The device's private pool, or the shared pools for a shared device.
+ * -EINVAL  dev or out NULL; out->struct_size below sizeof(size_t)
+ */
 IOTLB_API int iotlb_dev_stats(const struct iotlb_dev *dev, struct iotlb_stats *out);
-/* Child pool `area` of a private device; for a shared device, area of the first pool. */
+/*
+ * Child pool `area` of a private device; for a shared device, area of the
+ * first pool.
+ * -EINVAL  dev or out NULL; area not below the area count;
+ *          out->struct_size below sizeof(size_t)
+ */
 IOTLB_API int iotlb_dev_area_stats(const struct iotlb_dev *dev, unsigned area,
 				   struct iotlb_area_stats *out);
 
-/* Streaming mappings. */
+/* Streaming mappings (docs/algorithm.md#map). */
+
+/*
+ * -EINVAL  dev, orig or dma_out NULL; size 0; dir IOTLB_DIR_NONE or unknown;
+ *          unknown attrs bits
+ * -E2BIG   the padded size exceeds one segment, or the device's whole
+ *          private pool: it can never be served (no growth is tried)
+ * -ENOSPC  no room now; with IOTLB_MEM_GROW, the region provider refused
+ *          the transient pool
+ * -ENOMEM  IOTLB_MEM_GROW only: the transient pool's metadata
+ * lock init error (see above), IOTLB_MEM_GROW only, for the transient pool
+ */
 IOTLB_API int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size,
 			enum iotlb_dir dir, unsigned attrs, uint64_t *dma_out);
+/*
+ * -EINVAL  dev NULL; size 0; dir IOTLB_DIR_NONE or unknown; unknown attrs bits
+ * -ENOENT  dma is not the handle of a live streaming mapping of this device
+ *          (never mapped, already unmapped, inside a mapping, another
+ *          device's, a coherent allocation, outside every pool)
+ */
 IOTLB_API int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
 			  unsigned attrs);
+/*
+ * Both syncs:
+ * -EINVAL  dev NULL; size 0; dir IOTLB_DIR_NONE or unknown
+ * -ENOENT  dma is not inside the data of a live streaming mapping of this
+ *          device (free or padding slots, before the handle, past the end,
+ *          a coherent allocation, another device's mapping, outside every
+ *          pool)
+ */
 IOTLB_API int iotlb_sync_for_cpu(struct iotlb_dev *dev, uint64_t dma, size_t size,
 				 enum iotlb_dir dir);
 IOTLB_API int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size,
 				    enum iotlb_dir dir);
 
-/* Coherent allocations. */
+/* Coherent allocations (docs/algorithm.md#coherent); zeroed, never logged. */
+
+/*
+ * -EINVAL  dev, vaddr_out or dma_out NULL; size 0
+ * -E2BIG   size exceeds one segment, or the device's whole private pool
+ * -ENOSPC  no room now; with IOTLB_MEM_GROW, the region provider refused
+ * -ENOMEM  IOTLB_MEM_GROW only: the transient pool's metadata
+ * lock init error (see above), IOTLB_MEM_GROW only, for the transient pool
+ */
 IOTLB_API int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out);
+/*
+ * Frees the whole allocation whatever `size` says.
+ * -EINVAL  dev NULL; size 0
+ * -ENOENT  dma is not the start of a live coherent allocation of this device
+ */
 IOTLB_API int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size);
 
-/* Queries. */
+/* Queries: no error codes. */
+
+/* CPU address of `dma` in a pool the device maps from; NULL if none or dev NULL. */
 IOTLB_API void *iotlb_dma_to_virt(const struct iotlb_dev *dev, uint64_t dma);
+/* Whether iotlb_dma_to_virt would return non-NULL. */
 IOTLB_API bool iotlb_is_bounce(const struct iotlb_dev *dev, uint64_t dma);
+/* Worst-case largest mapping (docs/algorithm.md#max-mapping); 0 for NULL. */
 IOTLB_API size_t iotlb_max_mapping_size(const struct iotlb_dev *dev);
+/* Name of an error code, negative or positive ("success" for 0, "unknown error"
+ * for a code the library never returns). */
 IOTLB_API const char *iotlb_strerror(int err);
 
 /*
@@ -227,7 +351,9 @@ IOTLB_API const char *iotlb_version_string(void);
 
 /*
  * Statistics printing through the caller's output callback (called once per
- * line, without the newline). Prints the counters and one line per area.
+ * line, without the newline). Prints the counters and one line per area:
+ * of the device's pools if dev is given, else of the mem's shared pools.
+ * -EINVAL  mem and dev both NULL; print NULL
  */
 typedef void (*iotlb_print_fn)(void *ctx, const char *line);
 IOTLB_API int iotlb_stats_print(const struct iotlb_mem *mem, const struct iotlb_dev *dev,
