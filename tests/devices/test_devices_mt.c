@@ -395,7 +395,7 @@ static void check_quiescent(unsigned phase)
 static void test_private_and_shared_devices_under_threads(void **state)
 {
 	struct worker *w;
-	unsigned phase_ms = df_scale_reduced() ? 250 : 1200;
+	unsigned phase_ms = test_scale_reduced() ? 250 : 1200;
 	uint64_t carves = 0, nospace = 0, destroys = 0, qops = 0, sops = 0;
 	struct iotlb_area_stats as = IOTLB_AREA_STATS_INIT;
 	struct iotlb_stats ps;

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "provider.h"
+#include "region.h"
 
 #define SLOT 2048ull
 #define SEG_BYTES (128 * SLOT) /* 262144: one segment, the largest mapping */
@@ -33,8 +34,7 @@ struct gfx {
 	struct iotlb_dev *devs[MAX_DEVS];
 	unsigned ndevs;
 	/* memory the test maps itself: initial and added pools, originals */
-	void *map[MAX_MAPS];
-	size_t map_len[MAX_MAPS];
+	struct test_mapping map[MAX_MAPS];
 	unsigned nmap;
 	unsigned char *arena;
 };
@@ -44,14 +44,13 @@ struct gfx {
 /* `len` bytes of fresh memory aligned to 64 KiB, unmapped at teardown. */
 static unsigned char *g_mem(struct gfx *g, size_t len)
 {
-	size_t total = len + 0x10000;
-	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p;
 
-	assert_true(p != MAP_FAILED);
 	assert_true(g->nmap < MAX_MAPS);
-	g->map[g->nmap] = p;
-	g->map_len[g->nmap++] = total;
-	return (unsigned char *)(((uintptr_t)p + 0xffff) & ~(uintptr_t)0xffff);
+	p = test_mmap_aligned(len, 0x10000, false, &g->map[g->nmap]);
+	assert_non_null(p);
+	g->nmap++;
+	return p;
 }
 
 static void pattern(unsigned char *p, size_t n, unsigned seed)
@@ -239,7 +238,7 @@ static int g_teardown(void **state)
 	}
 	tp_fini(&g->tp);
 	for (unsigned i = 0; i < g->nmap; i++)
-		munmap(g->map[i], g->map_len[i]);
+		test_munmap(&g->map[i]);
 	free(g);
 	return ret;
 }

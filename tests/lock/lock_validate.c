@@ -23,7 +23,8 @@
 #include <cmocka.h>
 
 #include "internal.h"
-#include "../model/rng.h"
+#include "rng.h"
+#include "scale.h"
 
 #ifndef IOTLB_DEBUG_LEVEL
 #define IOTLB_DEBUG_LEVEL 0
@@ -113,9 +114,7 @@ static void custom_counters_reset(void)
 
 static unsigned scale_divisor(void)
 {
-	const char *s = getenv("IOTLB_TEST_SCALE");
-
-	return s && (!strcmp(s, "asan") || !strcmp(s, "tsan")) ? 20 : 1;
+	return test_scale_reduced() ? 20 : 1;
 }
 
 static void *lock_alloc(const struct iotlb_lock_ops *o)

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "region.h"
 
 /* The fixture of docs/algorithm.md#scenarios. */
 #define FX_B 0x10000000ull /* device address of slot 0 */
@@ -73,16 +74,13 @@ struct fx {
 static inline void *fx_mmap_aligned(size_t len, size_t align, bool noreserve, void **map,
 				    size_t *map_len)
 {
-	size_t total = len + align;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
-	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
-	uintptr_t a;
+	struct test_mapping m;
+	void *p = test_mmap_aligned(len, align, noreserve, &m);
 
-	assert_true(p != MAP_FAILED);
-	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-	*map = p;
-	*map_len = total;
-	return (void *)a;
+	assert_non_null(p);
+	*map = m.map;
+	*map_len = m.len;
+	return p;
 }
 
 /* ----------------------------------------------------------------- log */

@@ -4,7 +4,7 @@
  * mistake the kernel made, set up so that the mistake would be visible.
  */
 #include "fixture.h"
-#include "../model/rng.h"
+#include "rng.h"
 
 #include <signal.h>
 #include <unistd.h>
