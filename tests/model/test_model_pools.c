@@ -3,7 +3,6 @@
  * The reference model against the rules of several pools (docs/algorithm.md
  * #growth: area-major search, lookups, add_pool refusals) and of private
  * devices (#blocks: first-fit carving, its refusals, restore on destroy).
- * Run from test_model_scenarios.c's main.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,8 +14,6 @@
 #include <cmocka.h>
 
 #include "model.h"
-
-int model_pool_tests(void);
 
 #define B 0x10000000ull
 #define B2 0x20000000ull
@@ -291,7 +288,7 @@ static void test_destroy_restores_the_shared_pool(void **state)
 	model_fini(&m);
 }
 
-int model_pool_tests(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pools_are_searched_area_major_newest_first),
