@@ -36,7 +36,7 @@ static void test_scale_matches_the_environment_and_stays_put(void **state)
 
 static void test_mmap_aligned_returns_aligned_writable_memory(void **state)
 {
-	const size_t aligns[] = { 4096, 0x10000, 1u << 21 };
+	const size_t aligns[] = {4096, 0x10000, 1u << 21};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {

@@ -96,7 +96,7 @@ static void expect_provider_serves_growth(struct rfx *f, struct iotlb_mem *mem)
 static void test_positional_two_member_region_ops_serve_growth(void **state)
 {
 	struct rfx *f = *state;
-	const struct iotlb_region_ops ops = { tp_alloc, tp_free };
+	const struct iotlb_region_ops ops = {tp_alloc, tp_free};
 	struct iotlb_mem_config c = grow_config(f, &ops);
 	struct iotlb_mem *mem = NULL;
 
@@ -107,7 +107,7 @@ static void test_positional_two_member_region_ops_serve_growth(void **state)
 static void test_designated_two_member_region_ops_serve_growth(void **state)
 {
 	struct rfx *f = *state;
-	const struct iotlb_region_ops ops = { .alloc = tp_alloc, .free = tp_free };
+	const struct iotlb_region_ops ops = {.alloc = tp_alloc, .free = tp_free};
 	struct iotlb_mem_config c = grow_config(f, &ops);
 	struct iotlb_mem *mem = NULL;
 
@@ -118,7 +118,7 @@ static void test_designated_two_member_region_ops_serve_growth(void **state)
 static void test_region_ops_with_its_size_given_serve_growth(void **state)
 {
 	struct rfx *f = *state;
-	const struct iotlb_region_ops ops = { .alloc = tp_alloc, .free = tp_free };
+	const struct iotlb_region_ops ops = {.alloc = tp_alloc, .free = tp_free};
 	struct iotlb_mem_config c = grow_config(f, &ops);
 	struct iotlb_mem *mem = NULL;
 
@@ -149,8 +149,8 @@ static void test_region_ops_are_copied_at_create(void **state)
 static void test_region_ops_size_short_of_the_original_layout_is_refused(void **state)
 {
 	struct rfx *f = *state;
-	const struct iotlb_region_ops ops = { .alloc = tp_alloc, .free = tp_free };
-	const size_t sizes[] = { 1, sizeof(void *), sizeof(ops) - 1 };
+	const struct iotlb_region_ops ops = {.alloc = tp_alloc, .free = tp_free};
+	const size_t sizes[] = {1, sizeof(void *), sizeof(ops) - 1};
 	struct iotlb_mem *mem = NULL;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -208,8 +208,8 @@ static void test_newer_region_ops_with_unknown_nonzero_tail_is_refused(void **st
 static void test_two_member_region_ops_still_need_both_functions(void **state)
 {
 	struct rfx *f = *state;
-	const struct iotlb_region_ops no_free = { tp_alloc, NULL };
-	const struct iotlb_region_ops no_alloc = { NULL, tp_free };
+	const struct iotlb_region_ops no_free = {tp_alloc, NULL};
+	const struct iotlb_region_ops no_alloc = {NULL, tp_free};
 	struct iotlb_mem_config c = grow_config(f, &no_free);
 	struct iotlb_mem *mem = NULL;
 

@@ -18,7 +18,7 @@
 #include "model.h"
 
 #define B 0x10000000ull
-#define SLOT(k) (B + (uint64_t)(k) * 0x800)
+#define SLOT(k) (B + (uint64_t)(k)*0x800)
 
 static inline void fixture_at(struct model *m, uint64_t dma, uint64_t nslots, unsigned nareas)
 {
@@ -41,7 +41,7 @@ static inline void fixture(struct model *m, uint64_t nslots, unsigned nareas)
 
 static inline struct model_dev plain_dev(void)
 {
-	struct model_dev d = { .id = 1, .seg_boundary_mask = UINT64_MAX };
+	struct model_dev d = {.id = 1, .seg_boundary_mask = UINT64_MAX};
 
 	return d;
 }

@@ -24,7 +24,7 @@
 
 static struct model_dev plain_dev(void)
 {
-	struct model_dev d = { .id = 1, .seg_boundary_mask = UINT64_MAX };
+	struct model_dev d = {.id = 1, .seg_boundary_mask = UINT64_MAX};
 
 	return d;
 }

@@ -90,13 +90,11 @@ static void test_s12_partial_sync_at_negative_delta(void **state)
 	assert_int_equal(c.orig, 0x100700 + 0x900);
 	assert_int_equal(c.bounce, dma + 0x900);
 	/* the whole rest of the mapping is available, no clamp */
-	assert_int_equal(model_sync(&m, &d, dma + 0x900, 4000 - 0x900, MODEL_FROM_DEVICE, true,
-				    &c),
+	assert_int_equal(model_sync(&m, &d, dma + 0x900, 4000 - 0x900, MODEL_FROM_DEVICE, true, &c),
 			 0);
 	assert_false(c.clamped);
 	assert_int_equal(c.size, 4000 - 0x900);
-	assert_int_equal(model_sync(&m, &d, dma + 0x900, 4001 - 0x900, MODEL_FROM_DEVICE, true,
-				    &c),
+	assert_int_equal(model_sync(&m, &d, dma + 0x900, 4001 - 0x900, MODEL_FROM_DEVICE, true, &c),
 			 0);
 	assert_true(c.clamped);
 	assert_int_equal(c.size, 4000 - 0x900);
@@ -132,9 +130,8 @@ static void test_s14_direction_matrix(void **state)
 	assert_int_equal(model_unmap(&m, &d, dma, 1000, MODEL_TO_DEVICE, 0, &c), 0);
 	assert_false(c.any);
 	assert_int_equal(model_map(&m, &d, 0, 0x100000, 1000, MODEL_TO_DEVICE, &dma), 0);
-	assert_int_equal(model_unmap(&m, &d, dma, 1000, MODEL_FROM_DEVICE,
-				     MODEL_ATTR_SKIP_CPU_SYNC, &c),
-			 0);
+	assert_int_equal(
+		model_unmap(&m, &d, dma, 1000, MODEL_FROM_DEVICE, MODEL_ATTR_SKIP_CPU_SYNC, &c), 0);
 	assert_false(c.any);
 	assert_int_equal(model_map(&m, &d, 0, 0x100000, 1000, MODEL_TO_DEVICE, &dma), 0);
 	assert_int_equal(model_unmap(&m, &d, dma, 1000, MODEL_BIDIRECTIONAL, 0, &c), 0);

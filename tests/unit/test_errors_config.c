@@ -188,13 +188,13 @@ static void test_mem_create_with_unknown_lock_or_select_is_refused(void **state)
 	c.lock = (enum iotlb_lock_kind)(IOTLB_LOCK_CUSTOM + 1);
 	expect_create_fails(&c, -EINVAL, "lock kind past CUSTOM");
 	c = f->cfg;
-	c.lock = (enum iotlb_lock_kind)-1;
+	c.lock = (enum iotlb_lock_kind) - 1;
 	expect_create_fails(&c, -EINVAL, "lock kind -1");
 	c = f->cfg;
 	c.select = (enum iotlb_select)(IOTLB_SELECT_ROUND_ROBIN + 1);
 	expect_create_fails(&c, -EINVAL, "select past ROUND_ROBIN");
 	c = f->cfg;
-	c.select = (enum iotlb_select)-1;
+	c.select = (enum iotlb_select) - 1;
 	expect_create_fails(&c, -EINVAL, "select -1");
 }
 

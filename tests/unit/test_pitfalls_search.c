@@ -310,8 +310,8 @@ static void test_random_aligned_requests_never_overlap(void **state)
 			l->min_align = mins[di];
 			l->alloc_align = aligns[di];
 			l->coherent = xorshift64(&rng) % 4 == 0;
-			l->size =
-				(size_t)(1 + xorshift64(&rng) % (xorshift64(&rng) % 2 ? 8192 : 120000));
+			l->size = (size_t)(1 + xorshift64(&rng) %
+						       (xorshift64(&rng) % 2 ? 8192 : 120000));
 			l->orig = fx_orig(f, off);
 			if (l->coherent) {
 				void *va;

@@ -4,9 +4,9 @@
  * version, which the build passes in as IOTLB_TEST_CMAKE_VERSION* so that
  * this test does not repeat the number by hand.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +18,9 @@
 static void test_version_number_matches_cmake_project_version(void **state)
 {
 	(void)state;
-	assert_int_equal(iotlb_version(),
-			 ((unsigned)IOTLB_TEST_CMAKE_VERSION_MAJOR << 16) |
-				 ((unsigned)IOTLB_TEST_CMAKE_VERSION_MINOR << 8) |
-				 (unsigned)IOTLB_TEST_CMAKE_VERSION_PATCH);
+	assert_int_equal(iotlb_version(), ((unsigned)IOTLB_TEST_CMAKE_VERSION_MAJOR << 16) |
+						  ((unsigned)IOTLB_TEST_CMAKE_VERSION_MINOR << 8) |
+						  (unsigned)IOTLB_TEST_CMAKE_VERSION_PATCH);
 	assert_int_equal(iotlb_version(), IOTLB_VERSION);
 }
 
