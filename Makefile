@@ -7,6 +7,8 @@
 #                  then a brief libFuzzer run
 #   make fuzz      libFuzzer on the API target for $(FUZZ_SECONDS) s
 #   make coverage  line and branch coverage of src/ (gcovr)
+#   make abi-baseline  rewrite abi/libiotlb.abi from $(BUILD) after a deliberate API
+#                  addition (the abi_check ctest compares against it)
 #   make install   cmake --install $(BUILD) --prefix $(PREFIX)
 #   make clean     remove the build directories
 #   make format    clang-format the C sources in place
@@ -30,7 +32,7 @@ TSAN_CC ?= clang
 CLANG_FORMAT ?= clang-format
 
 DEPS := cmake make gcc g++ clang pkg-config liburcu-dev libcmocka-dev libbenchmark-dev \
-	gnuplot-nox gcovr
+	gnuplot-nox gcovr abigail-tools
 
 # The main job of `make run` (one line; replace to change what `make run` does).
 RUN_CMD = if [ -x "$(BUILD)/bench/iotlb-study" ]; then "$(BUILD)/bench/iotlb-study" --out "$(BUILD)/study"; else echo "make run: $(BUILD)/bench/iotlb-study is not built: bench/ needs Google Benchmark (Debian: libbenchmark-dev; make deps installs it)"; exit 1; fi
@@ -40,7 +42,7 @@ ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
 TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 .PHONY: all deps build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
-	coverage install clean format
+	coverage install clean format abi-baseline
 
 all: build
 
@@ -141,6 +143,14 @@ coverage: deps
 	gcovr --root . --filter 'src/' --object-directory "$(BUILD_COV)" --print-summary \
 		--txt "$(BUILD_COV)/coverage.txt" --exclude-unreachable-branches
 	@echo "per-file report: $(BUILD_COV)/coverage.txt"
+
+# The baseline needs debug information: $(BUILD) must be RelWithDebInfo or Debug
+# (the default `make build` is RelWithDebInfo) and not instrumented.
+abi-baseline: build
+	sh abi/abi-check.sh dump "$(BUILD)/libiotlb.so.0" abi/libiotlb.abi \
+		include/iotlb "$(BUILD)/include/iotlb"
+	sh abi/abi-check.sh check "$(BUILD)/libiotlb.so.0" abi/libiotlb.abi \
+		include/iotlb "$(BUILD)/include/iotlb"
 
 install: build
 	$(CMAKE) --install "$(BUILD)" --prefix "$(PREFIX)"

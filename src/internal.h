@@ -305,6 +305,7 @@ struct iotlb_mem {
 	struct iotlb_mem_config cfg; /* validated copy, defaults applied */
 	struct iotlb_mem_params p;
 	struct iotlb_lock_ops lock_ops; /* copy: the caller's table may go away */
+	struct iotlb_region_ops region_ops; /* copy; cfg.region_ops points here */
 	struct iotlb__domain shared;
 	pthread_mutex_t writer_lock; /* pool list and device list changes */
 	/* growth worker (IOTLB_MEM_GROW) */
