@@ -415,10 +415,10 @@ static void report(const struct options *o, const struct wl_bed *bed, unsigned a
 		return;
 	}
 	printf("iotlb-map-bench: layout %s, areas %u, lock %s, threads %u, %zu B (%u pages), "
-	       "%s%s, delay %llu ns, pool %zu MiB\n",
+	       "%s%s, delay %llu ns, pool %.1f MiB\n",
 	       wl_layout_name(o->layout), areas, lock_text(o), o->threads, size, o->granule,
 	       wl_dir_name(o->dir), (o->attrs & IOTLB_ATTR_SKIP_CPU_SYNC) ? " skip-sync" : "",
-	       (unsigned long long)o->delay_ns, o->pool_bytes >> 20);
+	       (unsigned long long)o->delay_ns, (double)o->pool_bytes / (1 << 20));
 	print_binding(o);
 	printf("throughput: %.3f M pairs/s (%llu pairs in %.2f s, %llu errors)\n",
 	       r->pairs_per_s / 1e6, (unsigned long long)r->pairs, r->seconds,
