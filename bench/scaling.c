@@ -179,9 +179,9 @@ static void print_text(struct scaling *sc)
 	       sc->cfg.rounds, sc->cfg.seconds, sc->ctx.seconds, wl_git_commit());
 	printf("1 thread: M pairs/s; N threads: N threads / 1 thread, the ratio within each "
 	       "round; median [min-max]\n\n");
-	printf("%-44s %-5s | %-18s", "configuration", "size", "1 thread (M/s)");
+	printf("%-44s %-5s | %-19s", "configuration", "size", "1 thread (M/s)");
 	for (unsigned k = 1; k < sc->ncounts; k++)
-		printf(" | %2u threads / 1     ", sc->counts[k]);
+		printf(" | %2u threads / 1      ", sc->counts[k]);
 	printf("\n");
 	for (unsigned r = 0; r < SC_NROWS; r++) {
 		const struct sc_cell *one = find_cell(sc, r, 1);

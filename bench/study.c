@@ -313,8 +313,13 @@ static void print_table(const struct study *s)
 	printf("each cell: median [min-max] over the rounds, M ops/s (one op = one map+unmap "
 	       "pair)\n\n");
 	printf("%-8s %-6s", "layout", "lock");
-	for (unsigned c = 0; c < NTHREADS; c++)
-		printf(" | %u thread%s         ", thread_counts[c], thread_counts[c] > 1 ? "s" : " ");
+	for (unsigned c = 0; c < NTHREADS; c++) {
+		char head[32];
+
+		snprintf(head, sizeof(head), "%u thread%s", thread_counts[c],
+			 thread_counts[c] > 1 ? "s" : "");
+		printf(" | %-19s", head);
+	}
 	printf("\n");
 	for (unsigned i = 0; i < s->nrows; i++) {
 		const struct row *r = &s->rows[i];
