@@ -95,14 +95,10 @@ static uint64_t region_dma(const struct wl_region *r)
 	return (uint64_t)(uintptr_t)r->va;
 }
 
-/*
- * Spare populated regions, kept when a bed goes away: benchmark harnesses
- * build and drop beds over and over, and faulting in 64 MiB each time would
- * cost more than the runs themselves. Two sizes are kept, because the study
- * and the scaling report alternate between the shared layouts and the
- * private one (a block larger), and a run on freshly mapped memory measured
- * up to half the speed of the same run on memory used before.
- */
+/* Spare populated regions, kept when a bed goes away: harnesses build and
+ * drop beds over and over, and faulting in 64 MiB each time costs more than
+ * the runs. Two sizes, as the study alternates shared layouts with the
+ * private one (a block larger); fresh memory measured up to 2x slower. */
 #define WL_SPARES 2
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wl_region spare[WL_SPARES];
