@@ -72,6 +72,9 @@ void wl_context_begin(struct wl_context *c)
 		strftime(c->date, sizeof(c->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	load_now(c->load_before);
 	c->load_after[0] = c->load_after[1] = c->load_after[2] = -1;
+	/* The commit is read now, not when the JSON is written: a commit made
+	 * while a long run goes on must not be credited with its figures. */
+	wl_git_commit();
 	c->start_ns = wl_now_ns();
 }
 
