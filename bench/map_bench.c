@@ -429,13 +429,20 @@ static void report(const struct options *o, const struct wl_bed *bed, unsigned a
 }
 
 /* Values the library changed, said aloud (on stderr, so that --json output
- * stays one object): areas round up to a power of two; the pool is whole
- * slots. */
+ * stays one object): areas round up to a power of two; a private pool is
+ * whole IO TLB blocks. */
 static void report_adjusted(const struct options *o, const struct wl_bed *bed)
 {
 	struct iotlb_stats st = IOTLB_STATS_INIT;
 	struct iotlb_mem *mem = wl_bed_mem(bed);
 
+	if (wl_bed_dev(bed) && !iotlb_dev_stats(wl_bed_dev(bed), &st) &&
+	    st.nslots * 2048 != o->pool_bytes)
+		fprintf(stderr, "iotlb-map-bench: note: pool size %zu B became %llu B (%s)\n",
+			o->pool_bytes, (unsigned long long)st.nslots * 2048,
+			o->layout == WL_PRIVATE ? "a private pool is whole IO TLB blocks"
+						: "what the library made of it");
+	st = (struct iotlb_stats)IOTLB_STATS_INIT;
 	if (!mem || iotlb_mem_stats(mem, &st))
 		return;
 	if (o->areas && st.nareas != o->areas)
