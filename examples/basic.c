@@ -182,14 +182,16 @@ static int options(char **argv)
 {
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage: basic [--help]\n"
-		"A complete tour of libiotlb in one small program: bounces one buffer to a\n"
-		"pretend device and one back, playing the device itself by reading and\n"
-		"writing the bounce memory, then prints the statistics. Takes no options;\n"
-		"exits 0 when every step behaved as expected, 1 otherwise.\n");
+		       "A complete tour of libiotlb in one small program: bounces one buffer to a\n"
+		       "pretend device and one back, playing the device itself by reading and\n"
+		       "writing the bounce memory, then prints the statistics. Takes no options;\n"
+		       "exits 0 when every step behaved as expected, 1 otherwise.\n");
 		return 0;
 	}
-	fprintf(stderr, "basic: unexpected argument '%s'\n"
-		"Try 'basic --help' for more information.\n", argv[1]);
+	fprintf(stderr,
+		"basic: unexpected argument '%s'\n"
+		"Try 'basic --help' for more information.\n",
+		argv[1]);
 	return 2;
 }
 

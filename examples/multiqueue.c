@@ -344,14 +344,16 @@ static int options(char **argv)
 {
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage: multiqueue [--help]\n"
-		"A device with a private bounce pool and one child pool per hardware\n"
-		"queue: one CPU thread per queue maps on its own child while a \"device\"\n"
-		"thread completes the requests through their DMA addresses only. Takes no\n"
-		"options; exits 0 when every request completed as expected, 1 otherwise.\n");
+		       "A device with a private bounce pool and one child pool per hardware\n"
+		       "queue: one CPU thread per queue maps on its own child while a \"device\"\n"
+		       "thread completes the requests through their DMA addresses only. Takes no\n"
+		       "options; exits 0 when every request completed as expected, 1 otherwise.\n");
 		return 0;
 	}
-	fprintf(stderr, "multiqueue: unexpected argument '%s'\n"
-		"Try 'multiqueue --help' for more information.\n", argv[1]);
+	fprintf(stderr,
+		"multiqueue: unexpected argument '%s'\n"
+		"Try 'multiqueue --help' for more information.\n",
+		argv[1]);
 	return 2;
 }
 

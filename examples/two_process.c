@@ -299,14 +299,16 @@ static int options(char **argv)
 {
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage: two_process [--help]\n"
-		"The confidential-computing model: the bounce region is a memfd shared\n"
-		"with a separate \"device\" process that can reach nothing else; this\n"
-		"process bounces every buffer through it with libiotlb. Takes no options;\n"
-		"exits 0 when both processes saw what they expected, 1 otherwise.\n");
+		       "The confidential-computing model: the bounce region is a memfd shared\n"
+		       "with a separate \"device\" process that can reach nothing else; this\n"
+		       "process bounces every buffer through it with libiotlb. Takes no options;\n"
+		       "exits 0 when both processes saw what they expected, 1 otherwise.\n");
 		return 0;
 	}
-	fprintf(stderr, "two_process: unexpected argument '%s'\n"
-		"Try 'two_process --help' for more information.\n", argv[1]);
+	fprintf(stderr,
+		"two_process: unexpected argument '%s'\n"
+		"Try 'two_process --help' for more information.\n",
+		argv[1]);
 	return 2;
 }
 
