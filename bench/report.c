@@ -84,6 +84,17 @@ void wl_context_end(struct wl_context *c)
 	c->seconds = (double)(wl_now_ns() - c->start_ns) / 1e9;
 }
 
+void wl_context_warn(FILE *f, const struct wl_context *c)
+{
+	double load = c->load_before[0] > c->load_after[0] ? c->load_before[0] : c->load_after[0];
+
+	if (load > 0.5 * wl_ncpus())
+		fprintf(f, "note: the machine was busy (load average up to %.2f on %u CPUs): threads "
+			   "shared their CPUs with other processes; expect wide ranges, and more "
+			   "threads than CPUs to win CPU time from the other processes\n",
+			load, wl_ncpus());
+}
+
 const char *wl_cpu_model(void)
 {
 	static char model[128];

@@ -36,6 +36,11 @@ struct wl_context {
 void wl_context_begin(struct wl_context *c);
 void wl_context_end(struct wl_context *c);
 
+/* A line on `f` when the machine was busy (a 1-minute load average above
+ * half the CPUs, before or after): bound threads then share their CPUs
+ * with other processes and the ranges widen. */
+void wl_context_warn(FILE *f, const struct wl_context *c);
+
 /* "model name" of /proc/cpuinfo, or "unknown CPU". */
 const char *wl_cpu_model(void);
 /* The source tree's commit (with "-dirty" for local changes), asked of git at

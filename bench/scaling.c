@@ -177,6 +177,7 @@ static void print_text(struct scaling *sc)
 	       sc->cfg.unbound ? "NOT bound (--unbound)" : "bound, thread i on CPU i mod ncpus");
 	printf("%u interleaved rounds of %.2f s per cell (%.1f s in all), commit %s\n",
 	       sc->cfg.rounds, sc->cfg.seconds, sc->ctx.seconds, wl_git_commit());
+	wl_context_warn(stdout, &sc->ctx);
 	printf("1 thread: M pairs/s; N threads: N threads / 1 thread, the ratio within each "
 	       "round; median [min-max]\n\n");
 	printf("%-44s %-5s | %-19s", "configuration", "size", "1 thread (M/s)");

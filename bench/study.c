@@ -310,6 +310,7 @@ static void print_table(const struct study *s)
 	printf("%zu MiB bounce pool per cell; %u rounds over all cells, runs of %.3f-%.3f s "
 	       "(study took %.1f s)\n", s->pool_bytes >> 20, s->rounds, s->run_s_min,
 	       s->run_s_max, s->ctx.seconds);
+	wl_context_warn(stdout, &s->ctx);
 	printf("each cell: median [min-max] over the rounds, M ops/s (one op = one map+unmap "
 	       "pair)\n\n");
 	printf("%-8s %-6s", "layout", "lock");
