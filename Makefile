@@ -2,7 +2,7 @@
 #
 #   make deps      check (and as root, install) the Debian packages needed
 #   make build     configure once in $(BUILD) and build
-#   make run       build, then run $(RUN_CMD)
+#   make run       build the library and the study only, then run $(RUN_CMD)
 #   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds,
 #                  then a brief libFuzzer run
 #   make fuzz      libFuzzer on the API target for $(FUZZ_SECONDS) s
@@ -34,14 +34,17 @@ CLANG_FORMAT ?= clang-format
 DEPS := cmake make gcc g++ clang pkg-config liburcu-dev libcmocka-dev libbenchmark-dev \
 	gnuplot-nox gcovr abigail-tools
 
-# The main job of `make run` (one line; replace to change what `make run` does).
+# The main job of `make run` (one line; replace to change what `make run` does)
+# and the CMake targets it needs: only these are built, so that the first
+# study line comes within a minute of a fresh clone's `make run`.
+RUN_TARGETS ?= iotlb-study
 RUN_CMD = if [ -x "$(BUILD)/bench/iotlb-study" ]; then "$(BUILD)/bench/iotlb-study" --out "$(BUILD)/study"; else echo "make run: $(BUILD)/bench/iotlb-study is not built: bench/ needs Google Benchmark (Debian: libbenchmark-dev; make deps installs it)"; exit 1; fi
 
 ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-.PHONY: all deps build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
+.PHONY: all deps configure build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
 	coverage install clean format abi-baseline
 
 all: build
@@ -67,12 +70,21 @@ deps:
 		exit 1; \
 	fi
 
-build: deps
+# CMake's generated makefiles run make recursively; --no-print-directory in
+# their MAKEFLAGS keeps the "Entering directory" lines out of the output.
+QUIET_MAKE := MAKEFLAGS=--no-print-directory
+
+configure: deps
 	@test -f "$(BUILD)/CMakeCache.txt" || \
 		$(CMAKE) -S . -B "$(BUILD)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOTLB_WERROR=ON
-	$(CMAKE) --build "$(BUILD)" -j$(JOBS)
 
-run: build
+build: configure
+	@$(QUIET_MAKE) $(CMAKE) --build "$(BUILD)" -j$(JOBS)
+
+run: configure
+	@if grep -q '^IOTLB_BUILD_BENCH:BOOL=ON' "$(BUILD)/CMakeCache.txt"; then \
+		$(QUIET_MAKE) $(CMAKE) --build "$(BUILD)" -j$(JOBS) --target $(RUN_TARGETS); \
+	fi
 	@$(RUN_CMD)
 
 # `make bench`: the Google Benchmark suite; pick with BENCH_ARGS, e.g.
