@@ -127,16 +127,21 @@ static void note_diff(struct rp_run *run, unsigned line, uint64_t trace_dma, uin
 	}
 }
 
+/* Whether the kernel bounced trace_dma through the guest's pool. */
+static bool kernel_bounced(const struct rp_config *cfg, uint64_t trace_dma)
+{
+	uint64_t base = cfg->trace_size ? cfg->trace_base : cfg->pool_base;
+	uint64_t size = cfg->trace_size ? cfg->trace_size : cfg->pool_size;
+
+	return trace_dma >= base && trace_dma - base < size;
+}
+
 /* Placement check of one bounce the kernel made at trace_dma. */
 static void compare(struct rp_run *run, unsigned line, uint64_t trace_dma, int err, uint64_t lib)
 {
-	const struct rp_config *cfg = run->cfg;
-
 	if (!run->check)
 		return;
-	if (trace_dma < cfg->pool_base || trace_dma - cfg->pool_base >= cfg->pool_size) {
-		run->c.not_comparable++; /* the kernel did not bounce it through this pool */
-	} else if (!err && lib == trace_dma) {
+	if (!err && lib == trace_dma) {
 		run->c.identical++;
 	} else {
 		run->c.differs++;
@@ -144,16 +149,25 @@ static void compare(struct rp_run *run, unsigned line, uint64_t trace_dma, int e
 	}
 }
 
-/* One bounce: map (or alloc) and remember it; false if out of memory. */
+/* One bounce: map (or alloc) it and remember it under its trace address. */
 static void map_one(struct rp_run *run, const struct rp_event *ev, unsigned line, unsigned dev,
 		    unsigned char kind, uint64_t phys, uint64_t dma, uint64_t size)
 {
 	struct rp_dev *d = &run->devs[dev];
+	bool bounced = kernel_bounced(run->cfg, dma);
+	bool replay = bounced || run->cfg->replay_unbounced;
 	uint64_t lib = 0;
 	uint32_t id;
-	int err;
+	int err = 0;
 
-	if (!d->dev) {
+	if (!bounced)
+		run->c.not_comparable++;
+	if (replay)
+		(*(kind == E_MAP ? &run->c.maps : kind == E_SG ? &run->c.sg_entries : &run->c.allocs))++;
+	if (!replay) {
+		/* Replaying it would move cursors the kernel never moved. */
+		run->c.unbounced++;
+	} else if (!d->dev) {
 		err = d->create_err;
 	} else if (kind == E_ALLOC) {
 		void *va;
@@ -169,19 +183,19 @@ static void map_one(struct rp_run *run, const struct rp_event *ev, unsigned line
 	}
 	if (err)
 		count_failure(run, err, line);
-	compare(run, line, dma, err, lib);
+	if (bounced)
+		compare(run, line, dma, err, lib);
 
 	id = new_entry(run);
 	if (id == UINT32_MAX)
 		return;
 	run->entries[id] = (struct rp_entry){ .trace_dma = dma, .trace_phys = phys, .size = size,
 					      .lib_dma = lib, .dev = dev, .line = line,
-					      .kind = kind, .ok = !err, .live = true };
+					      .kind = kind, .ok = replay && !err, .live = true,
+					      .replayed = replay };
 	if (rp_table_add(&run->by_dma, rp_table_key(dev, dma >> KEY_SHIFT), id) ||
-	    (kind == E_SG && rp_table_add(&run->by_phys, rp_table_key(dev, phys), id))) {
+	    (kind == E_SG && rp_table_add(&run->by_phys, rp_table_key(dev, phys), id)))
 		drop_entry(run, id);
-		return;
-	}
 }
 
 /* The live entry starting exactly at trace address dma, of one of `kinds`. */
@@ -234,7 +248,9 @@ static void release(struct rp_run *run, uint32_t id, const struct rp_event *ev, 
 	struct iotlb_dev *dev = run->devs[e->dev].dev;
 	int err;
 
-	if (!e->ok) {
+	if (!e->replayed) {
+		/* nothing was mapped */
+	} else if (!e->ok) {
 		run->c.skipped_after_failure++;
 	} else if (e->kind == E_ALLOC) {
 		err = iotlb_free(dev, e->lib_dma, (size_t)size);
@@ -267,7 +283,8 @@ static void sync_one(struct rp_run *run, unsigned dev, uint64_t dma, uint64_t si
 	}
 	e = &run->entries[id];
 	if (!e->ok) {
-		run->c.skipped_after_failure++;
+		if (e->replayed)
+			run->c.skipped_after_failure++;
 		return;
 	}
 	at = e->lib_dma + (dma - e->trace_dma);
@@ -361,13 +378,11 @@ void rp_run_event(struct rp_run *run, const struct rp_event *ev, unsigned line)
 			run->c.kernel_failed++; /* the driver never unmaps it */
 			return;
 		}
-		run->c.maps++;
 		map_one(run, ev, line, dev, E_MAP, ev->phys, ev->dma, ev->size);
 		break;
 	case RP_MAP_SG:
 		run->c.sg_maps++;
 		for (unsigned i = 0; i < ev->n; i++) {
-			run->c.sg_entries++;
 			map_one(run, ev, line, dev, E_SG, ev->sg_phys[i], ev->sg_dma[i],
 				ev->sg_size[i]);
 		}
@@ -377,7 +392,6 @@ void rp_run_event(struct rp_run *run, const struct rp_event *ev, unsigned line)
 			run->c.kernel_failed++; /* a failed alloc prints dma_addr=0 */
 			return;
 		}
-		run->c.allocs++;
 		map_one(run, ev, line, dev, E_ALLOC, 0, ev->dma, ev->size);
 		break;
 	case RP_UNMAP:

@@ -42,6 +42,12 @@ struct rp_config {
 	enum iotlb_lock_kind lock;
 	bool grow;
 	size_t grow_size;
+	/* The guest's pool, where the kernel's bounces lie (0 size: the pool
+	 * above). Events outside it were not bounced by the kernel and are not
+	 * replayed unless replay_unbounced. */
+	uint64_t trace_base;
+	size_t trace_size;
+	bool replay_unbounced;
 	unsigned nrules;
 	struct rp_dev_rule rules[RP_MAX_DEV_RULES];
 };
@@ -62,11 +68,15 @@ struct rp_series {
 	uint64_t used[RP_SERIES_MAX]; /* highest used slots within the point */
 };
 
+/* maps, sg_entries and allocs count requests sent to libiotlb (refused ones
+ * included); unmaps, frees and syncs count calls libiotlb carried out. */
 struct rp_counts {
 	uint64_t maps, unmaps, sg_maps, sg_entries, sg_unmaps, allocs, frees, syncs;
 	uint64_t ignored;		  /* known events outside swiotlb */
 	uint64_t kernel_failed;		  /* events the kernel itself failed */
-	uint64_t identical, differs, not_comparable;
+	uint64_t identical, differs;
+	uint64_t not_comparable;	  /* outside the guest's pool */
+	uint64_t unbounced;		  /* of those, not replayed */
 	uint64_t failures[RP_MAX_ERRNO];  /* by -errno, 0 unused */
 	uint64_t unmatched_unmaps;	  /* mapped before tracing began */
 	uint64_t unmatched_syncs;

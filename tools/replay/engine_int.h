@@ -21,6 +21,7 @@ struct rp_entry {
 	unsigned dev, line;
 	unsigned char kind;
 	bool ok, live;
+	bool replayed; /* false: the kernel did not bounce it, nor did we */
 	uint32_t next_free;
 };
 

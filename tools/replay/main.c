@@ -90,6 +90,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < ncfg; i++) {
 		struct rp_parse_stats again;
 
+		/* Whatever a compared configuration changes, the kernel's bounces
+		 * lie in the guest's pool: the base --pool-base/--pool-size. */
+		cfgs[i].trace_base = o.base.pool_base;
+		cfgs[i].trace_size = o.base.pool_size;
+
 		runs[i] = malloc(sizeof(*runs[i]));
 		if (!runs[i]) {
 			rc = 1;

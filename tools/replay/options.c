@@ -28,6 +28,8 @@ void rp_usage(void)
 	     "  --page-size SIZE       the guest's PAGE_SIZE (default 4096)\n"
 	     "  --lock NAME            default, mutex, spin, ticket, mcs, ttas, none\n"
 	     "  --grow[=SIZE]          growable pool list (pools of SIZE, default the pool size)\n"
+	     "  --replay-unbounced     also replay events whose dma_addr lies outside the pool\n"
+	     "                         (the kernel did not bounce them through it)\n"
 	     "devices (the trace does not carry their masks):\n"
 	     "  --private DEV=SIZE[:QUEUES]   private pool carved for DEV\n"
 	     "  --min-align DEV=MASK   --alloc-align DEV=MASK   --seg-boundary DEV=MASK\n"
@@ -101,6 +103,10 @@ int rp_option_apply(struct rp_config *cfg, const char *key, const char *value, c
 	struct rp_dev_rule *rule;
 	const char *dv;
 
+	if (strcmp(key, "replay-unbounced") == 0) {
+		cfg->replay_unbounced = true;
+		return value ? -1 : 0;
+	}
 	if (strcmp(key, "grow") == 0) {
 		cfg->grow = true;
 		if (value && (parse_size(value, &v) || v == 0))
@@ -217,7 +223,7 @@ enum {
 	O_POOL_BASE = 256, O_POOL_SIZE, O_AREAS, O_SLOT_SHIFT, O_SEGMENT_SLOTS, O_PAGE_SIZE,
 	O_LOCK, O_GROW, O_PRIVATE, O_MIN_ALIGN, O_ALLOC_ALIGN, O_SEG_BOUNDARY, O_CHECK, O_JSON,
 	O_PLOT, O_COMPARE, O_STRICT, O_FAIL_ON_DIFF, O_QUIET, O_EMIT, O_SEED, O_EVENTS,
-	O_TRACE_CMD, O_HELP,
+	O_TRACE_CMD, O_HELP, O_REPLAY_UNBOUNCED,
 };
 
 static const struct option long_opts[] = {
@@ -245,6 +251,7 @@ static const struct option long_opts[] = {
 	{ "events", required_argument, NULL, O_EVENTS },
 	{ "trace-cmd", no_argument, NULL, O_TRACE_CMD },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "replay-unbounced", no_argument, NULL, O_REPLAY_UNBOUNCED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -297,6 +304,7 @@ int rp_options_parse(struct rp_options *o, int argc, char **argv)
 			o->events = (unsigned long)v;
 			break;
 		case O_TRACE_CMD: o->trace_cmd_format = true; break;
+		case O_REPLAY_UNBOUNCED: o->base.replay_unbounced = true; break;
 		case 'o': o->output = optarg; break;
 		case 'h':
 		case O_HELP: rp_usage(); return 1;

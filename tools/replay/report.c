@@ -73,6 +73,9 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 		fprintf(f, "  placement: identical %llu, differs %llu (%.2f %% identical), not comparable %llu\n",
 			(unsigned long long)c->identical, (unsigned long long)c->differs,
 			pct(c->identical, cmp), (unsigned long long)c->not_comparable);
+	if (c->unbounced)
+		fprintf(f, "  not replayed: %llu events outside the guest's pool (see --replay-unbounced)\n",
+			(unsigned long long)c->unbounced);
 	}
 	fprintf(f, "  unmatched unmaps/frees %llu", (unsigned long long)c->unmatched_unmaps);
 	print_lines(f, run->unmatched_lines, run->nunmatched_lines, c->unmatched_unmaps);
@@ -192,7 +195,8 @@ static void json_run(FILE *f, const struct rp_run *run, bool check)
 	JU("unmatched_syncs", c->unmatched_syncs); fprintf(f, ", ");
 	JU("never_unmapped", c->never_unmapped); fprintf(f, ", ");
 	JU("skipped_after_failure", c->skipped_after_failure); fprintf(f, ", ");
-	JU("call_errors", c->call_errors); fprintf(f, ",\n     ");
+	JU("call_errors", c->call_errors); fprintf(f, ", ");
+	JU("unbounced", c->unbounced); fprintf(f, ",\n     ");
 	if (check) {
 		JU("placement_identical", c->identical); fprintf(f, ", ");
 		JU("placement_differs", c->differs); fprintf(f, ", ");
