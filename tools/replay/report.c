@@ -77,6 +77,9 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 		fprintf(f, "  not replayed: %llu events outside the guest's pool (see --replay-unbounced)\n",
 			(unsigned long long)c->unbounced);
 	}
+	if (c->kernel_failed || c->ignored)
+		fprintf(f, "  not replayed: %llu events the kernel failed, %llu events outside swiotlb\n",
+			(unsigned long long)c->kernel_failed, (unsigned long long)c->ignored);
 	fprintf(f, "  unmatched unmaps/frees %llu", (unsigned long long)c->unmatched_unmaps);
 	print_lines(f, run->unmatched_lines, run->nunmatched_lines, c->unmatched_unmaps);
 	fprintf(f, ", never unmapped %llu", (unsigned long long)c->never_unmapped);
