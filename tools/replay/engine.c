@@ -191,7 +191,7 @@ static void map_one(struct rp_run *run, const struct rp_event *ev, unsigned line
 		return;
 	run->entries[id] = (struct rp_entry){ .trace_dma = dma, .trace_phys = phys, .size = size,
 					      .lib_dma = lib, .dev = dev, .line = line,
-					      .kind = kind, .ok = replay && !err, .live = true,
+					      .kind = kind, .dir = (unsigned char)ev->dir, .ok = replay && !err, .live = true,
 					      .replayed = replay };
 	if (rp_table_add(&run->by_dma, rp_table_key(dev, dma >> KEY_SHIFT), id) ||
 	    (kind == E_SG && rp_table_add(&run->by_phys, rp_table_key(dev, phys), id)))
@@ -254,17 +254,25 @@ static void release(struct rp_run *run, uint32_t id, const struct rp_event *ev, 
 		run->c.skipped_after_failure++;
 	} else if (e->kind == E_ALLOC) {
 		err = iotlb_free(dev, e->lib_dma, (size_t)size);
-		if (err)
+		if (err) {
+			/* The kernel freed it: do so with the recorded size. */
 			run->c.call_errors++;
-		else
+			iotlb_free(dev, e->lib_dma, (size_t)e->size);
+		} else {
 			run->c.frees++;
+		}
 	} else {
 		err = iotlb_unmap(dev, e->lib_dma, (size_t)size, (enum iotlb_dir)ev->dir,
 				  ev->skip_cpu_sync ? IOTLB_ATTR_SKIP_CPU_SYNC : 0);
-		if (err)
+		if (err) {
+			/* Refused (a size of 0, direction NONE): the kernel unmapped
+			 * it, so release it as it was mapped to stay in step. */
 			run->c.call_errors++;
-		else
+			iotlb_unmap(dev, e->lib_dma, (size_t)e->size, (enum iotlb_dir)e->dir,
+				    IOTLB_ATTR_SKIP_CPU_SYNC);
+		} else {
 			run->c.unmaps++;
+		}
 	}
 	drop_entry(run, id);
 }

@@ -19,7 +19,7 @@ enum { E_MAP, E_SG, E_ALLOC };
 struct rp_entry {
 	uint64_t trace_dma, trace_phys, size, lib_dma;
 	unsigned dev, line;
-	unsigned char kind;
+	unsigned char kind, dir; /* dir: of the map, for a release libiotlb refuses */
 	bool ok, live;
 	bool replayed; /* false: the kernel did not bounce it, nor did we */
 	uint32_t next_free;

@@ -192,7 +192,7 @@ void rp_run_finish(struct rp_run *run)
 		if (e->ok && e->kind == E_ALLOC)
 			iotlb_free(dev, e->lib_dma, (size_t)e->size);
 		else if (e->ok)
-			iotlb_unmap(dev, e->lib_dma, (size_t)e->size, IOTLB_DIR_NONE,
+			iotlb_unmap(dev, e->lib_dma, (size_t)e->size, (enum iotlb_dir)e->dir,
 				    IOTLB_ATTR_SKIP_CPU_SYNC);
 		e->live = false;
 	}
@@ -202,8 +202,9 @@ void rp_run_finish(struct rp_run *run)
 void rp_run_free(struct rp_run *run)
 {
 	for (unsigned i = 0; i < run->ndevs; i++)
-		if (run->devs[i].dev)
-			iotlb_dev_destroy(run->devs[i].dev);
+		if (run->devs[i].dev && iotlb_dev_destroy(run->devs[i].dev))
+			snprintf(run->error, sizeof(run->error),
+				 "device %s still had mappings at the end", run->devs[i].name);
 	free(run->devs);
 	run->devs = NULL;
 	run->ndevs = run->devs_cap = 0;
