@@ -36,7 +36,8 @@ int rp_plot(const char *png, const struct rp_parse_stats *ps, struct rp_run *con
 	gp_str(gp, png);
 	fprintf(gp, "\nset title 'swiotlb occupancy replayed by libiotlb'\n"
 		    "set xlabel 'trace time (s)'\nset ylabel 'used slots'\n"
-		    "set key outside bottom center horizontal\nset grid\nset yrange [0:*]\n");
+		    "set key outside bottom center horizontal\nset grid\nset yrange [0:*]\n"
+		    "set label 1 'dashed: slots in the pool' at graph 0.01, graph 0.96 left\n");
 	for (unsigned i = 0; i < nruns; i++) {
 		const struct rp_series *s = &runs[i]->series;
 
@@ -54,8 +55,11 @@ int rp_plot(const char *png, const struct rp_parse_stats *ps, struct rp_run *con
 
 		snprintf(title, sizeof(title), "%s (%llu slots)", runs[i]->cfg->label,
 			 (unsigned long long)runs[i]->c.nslots);
-		fprintf(gp, "%s$d%u using 1:2 with steps lw 2 title ", i ? ", " : "", i);
+		fprintf(gp, "%s$d%u using 1:2 with steps lw 2 lc %u title ", i ? ", " : "", i, i + 1);
 		gp_str(gp, title);
+		/* The configuration's capacity, dashed, in the same colour. */
+		fprintf(gp, ", $d%u using 1:(%llu) with lines dt 2 lc %u notitle", i,
+			(unsigned long long)runs[i]->c.nslots, i + 1);
 	}
 	fprintf(gp, "\n");
 	status = pclose(gp);

@@ -64,8 +64,13 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 		any = true;
 	}
 	fprintf(f, "%s", any ? "" : " none");
-	if (any)
-		print_lines(f, run->fail_lines, run->nfail_lines, RP_MAX_NOTES + 1);
+	if (any) {
+		uint64_t total = 0;
+
+		for (unsigned e = 0; e < RP_MAX_ERRNO; e++)
+			total += c->failures[e];
+		print_lines(f, run->fail_lines, run->nfail_lines, total);
+	}
 	fprintf(f, "\n");
 	if (check) {
 		uint64_t cmp = c->identical + c->differs;
@@ -73,13 +78,13 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 		fprintf(f, "  placement: identical %llu, differs %llu (%.2f %% identical), not comparable %llu\n",
 			(unsigned long long)c->identical, (unsigned long long)c->differs,
 			pct(c->identical, cmp), (unsigned long long)c->not_comparable);
-	if (c->unbounced)
-		fprintf(f, "  not replayed: %llu events outside the guest's pool (see --replay-unbounced)\n",
-			(unsigned long long)c->unbounced);
+
 	}
-	if (c->kernel_failed || c->ignored)
-		fprintf(f, "  not replayed: %llu events the kernel failed, %llu events outside swiotlb\n",
-			(unsigned long long)c->kernel_failed, (unsigned long long)c->ignored);
+	if (c->unbounced || c->kernel_failed || c->ignored)
+		fprintf(f, "  not replayed: %llu outside the guest's pool (see --replay-unbounced), "
+			   "%llu the kernel failed, %llu never reach swiotlb\n",
+			(unsigned long long)c->unbounced, (unsigned long long)c->kernel_failed,
+			(unsigned long long)c->ignored);
 	fprintf(f, "  unmatched unmaps/frees %llu", (unsigned long long)c->unmatched_unmaps);
 	print_lines(f, run->unmatched_lines, run->nunmatched_lines, c->unmatched_unmaps);
 	fprintf(f, ", never unmapped %llu", (unsigned long long)c->never_unmapped);
