@@ -100,6 +100,27 @@ elseif(CASE STREQUAL "compare")
 		message(FATAL_ERROR "compare: ${n} configs, slots ${big_nslots}/${small_nslots}, "
 			"high-water ${big_hw}/${small_hw}, ENOSPC '${small_enospc}'")
 	endif()
+	# The other what-if knobs on the same capture: every request is replayed
+	# in each, a private pool carved at start, and a growable pool never
+	# refuses for lack of room.
+	run_tool(0 --areas 4 --pool-size 4M ${masks} --compare private=0000:00:05.0=2M:2
+		--compare pool-size=1M,grow --compare lock=mutex,areas=1
+		--json "${WORK}/knobs.json" "${trace}")
+	file(READ "${WORK}/knobs.json" json)
+	json_get(maps0 "${json}" configs 0 maps)
+	foreach(i 0 1 2)
+		json_get(error "${json}" configs ${i} error)
+		json_get(maps "${json}" configs ${i} maps)
+		if(NOT error STREQUAL "" OR NOT maps EQUAL maps0 OR maps LESS 500)
+			message(FATAL_ERROR "config ${i}: error '${error}', maps ${maps} (first ${maps0})")
+		endif()
+	endforeach()
+	string(JSON grow_enospc ERROR_VARIABLE grow_no_enospc GET "${json}" configs 1 failures ENOSPC)
+	json_get(grow_nslots "${json}" configs 1 nslots)
+	json_get(one_area "${json}" configs 2 areas)
+	if(NOT grow_no_enospc OR grow_nslots LESS 512 OR NOT one_area EQUAL 1)
+		message(FATAL_ERROR "grow: ENOSPC '${grow_enospc}', ${grow_nslots} slots; areas ${one_area}")
+	endif()
 	if(GNUPLOT)
 		file(SIZE "${WORK}/compare.png" png_size)
 		file(READ "${WORK}/compare.png" magic LIMIT 4 HEX)

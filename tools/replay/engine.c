@@ -26,7 +26,7 @@ static void count_failure(struct rp_run *run, int err, unsigned line)
 		run->fail_lines[run->nfail_lines++] = line;
 }
 
-static unsigned get_dev(struct rp_run *run, const char *name)
+unsigned rp_run_dev(struct rp_run *run, const char *name)
 {
 	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
 	const struct rp_dev_rule *rule = NULL;
@@ -60,6 +60,9 @@ static unsigned get_dev(struct rp_run *run, const char *name)
 	d->create_err = iotlb_dev_create(run->mem, &dc, &d->dev);
 	if (d->create_err) {
 		d->dev = NULL;
+		if (!run->error[0])
+			snprintf(run->error, sizeof(run->error), "device %.64s: %s: every request fails",
+				 name, iotlb_strerror(d->create_err));
 	} else if (dc.private_size) {
 		struct iotlb_stats st = IOTLB_STATS_INIT;
 
@@ -377,7 +380,7 @@ void rp_run_event(struct rp_run *run, const struct rp_event *ev, unsigned line)
 		run->c.ignored++;
 		return;
 	}
-	dev = get_dev(run, ev->dev);
+	dev = rp_run_dev(run, ev->dev);
 	if (dev == UINT32_MAX)
 		return;
 	switch (ev->kind) {

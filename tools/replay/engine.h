@@ -131,6 +131,8 @@ struct rp_dev_rule *rp_config_rule(struct rp_config *cfg, const char *name, bool
 
 /* Sets up the allocator of one configuration; 0 or negative errno (run->error says why). */
 int rp_run_init(struct rp_run *run, const struct rp_config *cfg, bool check);
+/* The device of that name, created on first use; UINT32_MAX if out of memory. */
+unsigned rp_run_dev(struct rp_run *run, const char *name);
 /* Replays one event found on `line`. Never fails: trouble is counted. */
 void rp_run_event(struct rp_run *run, const struct rp_event *ev, unsigned line);
 /* Counts what is still live, reads the final statistics, releases everything. */

@@ -147,14 +147,14 @@ void rp_report_text(FILE *f, const char *input, const struct rp_parse_stats *ps,
 	for (unsigned i = 0; i < nruns; i++)
 		text_run(f, runs[i], check);
 	if (nruns > 1) {
-		fprintf(f, "\n%-28s %10s %10s %10s %10s\n", "configuration", "hiwater", "of slots",
+		fprintf(f, "\n%-40s %10s %10s %10s %10s\n", "configuration", "hiwater", "of slots",
 			"failures", "fallbacks");
 		for (unsigned i = 0; i < nruns; i++) {
 			uint64_t fails = 0;
 
 			for (unsigned e = 0; e < RP_MAX_ERRNO; e++)
 				fails += runs[i]->c.failures[e];
-			fprintf(f, "%-28.28s %10llu %10llu %10llu %10llu\n", runs[i]->cfg->label,
+			fprintf(f, "%-40.40s %10llu %10llu %10llu %10llu\n", runs[i]->cfg->label,
 				(unsigned long long)runs[i]->c.used_hiwater,
 				(unsigned long long)runs[i]->c.nslots, (unsigned long long)fails,
 				(unsigned long long)runs[i]->c.area_fallbacks);

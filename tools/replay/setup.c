@@ -150,8 +150,14 @@ int rp_run_init(struct rp_run *run, const struct rp_config *cfg, bool check)
 	if (err) {
 		snprintf(run->error, sizeof(run->error), "out of memory");
 		rp_run_free(run);
+		return err;
 	}
-	return err;
+	/* Private pools are carved when a driver probes, before the traced
+	 * workload: carve them now, while the shared pools are empty. */
+	for (unsigned i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].private_size)
+			rp_run_dev(run, cfg->rules[i].name);
+	return 0;
 }
 
 void rp_run_finish(struct rp_run *run)
