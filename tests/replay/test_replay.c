@@ -135,7 +135,7 @@ static void test_mid_stream_capture_reports_unmatched_and_live(void **state)
 
 static char *emit_text(struct rp_config *cfg, unsigned long events, bool trace_cmd, size_t *len)
 {
-	struct rp_emit_params p = { .seed = 42, .events = events, .trace_cmd = trace_cmd };
+	struct rp_emit_params p = {.seed = 42, .events = events, .trace_cmd = trace_cmd};
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 
@@ -263,12 +263,17 @@ static void test_every_truncation_of_a_line_is_not_an_event_until_complete(void 
 static void test_garbage_fields_are_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=12g size=1 phys_addr=1 attrs=",
+		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=12g size=1 phys_addr=1 "
+		"attrs=",
 		"x-1 [000] 1.0: dma_map_page: d dir=SIDEWAYS dma_addr=1 size=1 phys_addr=1 attrs=",
-		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=1 size=-1 phys_addr=1 attrs=",
-		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=1 size=99999999999999999999 phys_addr=1",
-		"x-1 [000] 1.0: dma_map_sg: d dir=TO_DEVICE dma_addrs={0x1,} sizes={0x1} phys_addrs={0x1}",
-		"x-1 [000] 1.0: dma_map_sg: d dir=TO_DEVICE dma_addrs={0x1,0x2} sizes={0x1} phys_addrs={0x1}",
+		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=1 size=-1 phys_addr=1 "
+		"attrs=",
+		"x-1 [000] 1.0: dma_map_page: d dir=TO_DEVICE dma_addr=1 size=99999999999999999999 "
+		"phys_addr=1",
+		"x-1 [000] 1.0: dma_map_sg: d dir=TO_DEVICE dma_addrs={0x1,} sizes={0x1} "
+		"phys_addrs={0x1}",
+		"x-1 [000] 1.0: dma_map_sg: d dir=TO_DEVICE dma_addrs={0x1,0x2} sizes={0x1} "
+		"phys_addrs={0x1}",
 		"x-1 [000] 1.0: dma_sync_sg_for_cpu: d dir=TO_DEVICE dma_addrs={0x1 sizes={0x1}",
 		"x-1 [000] 1.0: dma_unmap_page: d dir=TO_DEVICE dma_addr=1 size=1 junk",
 		"x-1 [000] 1.0: dma_unmap_page:",

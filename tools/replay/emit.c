@@ -20,9 +20,9 @@
 
 /* Device names and the masks the emitter gives them unless told otherwise:
  * a plain device, an NVMe-like one (min-align 4 KiB) and a 1 KiB one. */
-static const char *const dev_names[NDEV] = { "0000:00:04.0", "0000:00:05.0", "0000:00:06.0" };
-static const uint64_t dev_min_align[NDEV] = { 0, 0xfff, 0x3ff };
-static const char *const tasks[] = { "kworker/u8:2", "fio", "irq/24-virtio0", "systemd-journal" };
+static const char *const dev_names[NDEV] = {"0000:00:04.0", "0000:00:05.0", "0000:00:06.0"};
+static const uint64_t dev_min_align[NDEV] = {0, 0xfff, 0x3ff};
+static const char *const tasks[] = {"kworker/u8:2", "fio", "irq/24-virtio0", "systemd-journal"};
 
 struct live {
 	unsigned dev, dir, n; /* n > 0: an sg list of n entries */
@@ -76,8 +76,8 @@ static void prefix(struct emitter *e, const char *event)
 		fprintf(e->f, "%16s-%-5u [%03u] %6llu.%06llu: %-28s ", tasks[t], 100 + t, e->cpu, s,
 			us, name);
 	} else {
-		fprintf(e->f, "%16s-%-7u [%03u] ..... %6llu.%06llu: %s: ", tasks[t], 100 + t, e->cpu,
-			s, us, event);
+		fprintf(e->f, "%16s-%-7u [%03u] ..... %6llu.%06llu: %s: ", tasks[t], 100 + t,
+			e->cpu, s, us, event);
 	}
 }
 
@@ -93,11 +93,16 @@ static uint64_t pick_size(struct emitter *e)
 {
 	switch (below(e, 6)) {
 	case 0:
-	case 1: return 4096; /* page-sized, the commonest bounce */
-	case 2: return 1 + below(e, 4096);
-	case 3: return 4096 * (1 + below(e, 16));
-	case 4: return 64 + below(e, 1500);
-	default: return 1 + below(e, 200u << 10);
+	case 1:
+		return 4096; /* page-sized, the commonest bounce */
+	case 2:
+		return 1 + below(e, 4096);
+	case 3:
+		return 4096 * (1 + below(e, 16));
+	case 4:
+		return 64 + below(e, 1500);
+	default:
+		return 1 + below(e, 200u << 10);
 	}
 }
 
@@ -133,7 +138,7 @@ static void op_map(struct emitter *e)
 		(unsigned long long)phys);
 	if (dma == RP_DMA_ERROR)
 		return;
-	*l = (struct live){ .dev = dev, .dir = dir };
+	*l = (struct live){.dev = dev, .dir = dir};
 	l->dma[0] = dma;
 	l->phys[0] = phys;
 	l->size[0] = size;
@@ -147,7 +152,7 @@ static void op_map_sg(struct emitter *e)
 	struct live *l = &e->live[e->nlive];
 	unsigned n = 2 + (unsigned)below(e, 3), done = 0;
 
-	*l = (struct live){ .dev = (unsigned)below(e, NDEV), .dir = (unsigned)below(e, 3) };
+	*l = (struct live){.dev = (unsigned)below(e, NDEV), .dir = (unsigned)below(e, 3)};
 	begin(e);
 	for (; done < n; done++) {
 		l->size[done] = below(e, 2) ? 4096 : 512 * (1 + below(e, 16));
@@ -183,12 +188,14 @@ static void op_alloc(struct emitter *e)
 	prefix(e, "dma_alloc");
 	if (iotlb_alloc(e->dev[dev], (size_t)size, &va, &dma))
 		dma = 0, va = NULL; /* a failed alloc prints dma_addr=0 */
-	fprintf(e->f, "%s dir=BIDIRECTIONAL dma_addr=%llx size=%llu virt_addr=%016llx flags=GFP_KERNEL attrs=\n",
+	fprintf(e->f,
+		"%s dir=BIDIRECTIONAL dma_addr=%llx size=%llu virt_addr=%016llx flags=GFP_KERNEL "
+		"attrs=\n",
 		dev_names[dev], (unsigned long long)dma, (unsigned long long)size,
 		(unsigned long long)(uintptr_t)va);
 	if (!dma)
 		return;
-	*l = (struct live){ .dev = dev, .dir = 0, .alloc = true };
+	*l = (struct live){.dev = dev, .dir = 0, .alloc = true};
 	l->dma[0] = dma;
 	l->size[0] = size;
 	e->nlive++;
@@ -206,7 +213,9 @@ static void op_release(struct emitter *e, unsigned i)
 	if (l->alloc) {
 		prefix(e, "dma_free");
 		iotlb_free(dev, l->dma[0], (size_t)l->size[0]);
-		fprintf(e->f, "%s dir=BIDIRECTIONAL dma_addr=%llx size=%llu virt_addr=0000000000000000 attrs=\n",
+		fprintf(e->f,
+			"%s dir=BIDIRECTIONAL dma_addr=%llx size=%llu virt_addr=0000000000000000 "
+			"attrs=\n",
 			dn, (unsigned long long)l->dma[0], (unsigned long long)l->size[0]);
 	} else if (l->n) {
 		prefix(e, "dma_unmap_sg");
@@ -219,9 +228,9 @@ static void op_release(struct emitter *e, unsigned i)
 		prefix(e, below(e, 8) ? "dma_unmap_page" : "dma_unmap_resource");
 		iotlb_unmap(dev, l->dma[0], (size_t)l->size[0], (enum iotlb_dir)l->dir,
 			    skip ? IOTLB_ATTR_SKIP_CPU_SYNC : 0);
-		fprintf(e->f, "%s dir=%s dma_addr=%llx size=%llu attrs=%s\n", dn, rp_dir_name(l->dir),
-			(unsigned long long)l->dma[0], (unsigned long long)l->size[0],
-			skip ? "SKIP_CPU_SYNC" : "");
+		fprintf(e->f, "%s dir=%s dma_addr=%llx size=%llu attrs=%s\n", dn,
+			rp_dir_name(l->dir), (unsigned long long)l->dma[0],
+			(unsigned long long)l->size[0], skip ? "SKIP_CPU_SYNC" : "");
 	}
 	e->live[i] = e->live[--e->nlive];
 }
@@ -270,8 +279,9 @@ static void header(struct emitter *e, const struct rp_config *cfg)
 {
 	fprintf(e->f, "# iotlb-replay --emit --seed %llu --events %lu: a synthetic capture.\n",
 		e->p->seed, e->p->events);
-	fprintf(e->f, "# replay it with: iotlb-replay --check --pool-base 0x%llx --pool-size %zu"
-		      " --areas %u --page-size %zu",
+	fprintf(e->f,
+		"# replay it with: iotlb-replay --check --pool-base 0x%llx --pool-size %zu"
+		" --areas %u --page-size %zu",
 		(unsigned long long)cfg->pool_base, cfg->pool_size, cfg->nareas ? cfg->nareas : 1,
 		cfg->page_size);
 	if (cfg->slot_shift)
@@ -298,9 +308,11 @@ static void header(struct emitter *e, const struct rp_config *cfg)
 	if (e->p->trace_cmd)
 		fprintf(e->f, "cpus=%u\n", e->ncpus);
 	else
-		fprintf(e->f, "# tracer: nop\n#\n# entries-in-buffer/entries-written: %lu/%lu   #P:%u\n#\n"
-			      "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
-			      "#              | |         |   |||||     |         |\n",
+		fprintf(e->f,
+			"# tracer: nop\n#\n# entries-in-buffer/entries-written: %lu/%lu   "
+			"#P:%u\n#\n"
+			"#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
+			"#              | |         |   |||||     |         |\n",
 			e->p->events, e->p->events, e->ncpus);
 }
 
@@ -382,12 +394,14 @@ int rp_emit(FILE *f, struct rp_config *cfg, const struct rp_emit_params *p)
 			struct iotlb_stats st = IOTLB_STATS_INIT;
 			unsigned r = (unsigned)below(e, 100);
 			/* Lean towards releasing as the pool fills, so it rarely runs dry. */
-			bool full = iotlb_mem_stats(e->mem, &st) == 0 && st.used * 10 > e->nslots * 7;
+			bool full =
+				iotlb_mem_stats(e->mem, &st) == 0 && st.used * 10 > e->nslots * 7;
 
 			if (r < 2) {
 				begin(e);
 				prefix(e, "sched_switch");
-				fprintf(f, "prev_comm=fio prev_pid=101 prev_prio=120 prev_state=S ==> next_comm=swapper/0 next_pid=0 next_prio=120\n");
+				fprintf(f, "prev_comm=fio prev_pid=101 prev_prio=120 prev_state=S "
+					   "==> next_comm=swapper/0 next_pid=0 next_prio=120\n");
 			} else if (e->nlive < MAX_LIVE && !full && r < 40) {
 				if (r < 30)
 					op_map(e);

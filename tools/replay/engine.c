@@ -61,8 +61,9 @@ unsigned rp_run_dev(struct rp_run *run, const char *name)
 	if (d->create_err) {
 		d->dev = NULL;
 		if (!run->error[0])
-			snprintf(run->error, sizeof(run->error), "device %.64s: %s: every request fails",
-				 name, iotlb_strerror(d->create_err));
+			snprintf(run->error, sizeof(run->error),
+				 "device %.64s: %s: every request fails", name,
+				 iotlb_strerror(d->create_err));
 	} else if (dc.private_size) {
 		struct iotlb_stats st = IOTLB_STATS_INIT;
 
@@ -120,7 +121,7 @@ static void note_diff(struct rp_run *run, unsigned line, uint64_t trace_dma, uin
 	d->ntext = run->ncontext;
 	for (unsigned i = 0; i < run->ncontext; i++) {
 		size_t n = run->context_len[i] < sizeof(d->text[i]) - 1 ? run->context_len[i]
-									 : sizeof(d->text[i]) - 1;
+									: sizeof(d->text[i]) - 1;
 
 		memcpy(d->text[i], run->context[i], n);
 		d->text[i][n] = '\0';
@@ -166,7 +167,9 @@ static void map_one(struct rp_run *run, const struct rp_event *ev, unsigned line
 	if (!bounced)
 		run->c.not_comparable++;
 	if (replay)
-		(*(kind == E_MAP ? &run->c.maps : kind == E_SG ? &run->c.sg_entries : &run->c.allocs))++;
+		(*(kind == E_MAP  ? &run->c.maps
+		   : kind == E_SG ? &run->c.sg_entries
+				  : &run->c.allocs))++;
 	if (!replay) {
 		/* Replaying it would move cursors the kernel never moved. */
 		run->c.unbounced++;
@@ -192,10 +195,17 @@ static void map_one(struct rp_run *run, const struct rp_event *ev, unsigned line
 	id = new_entry(run);
 	if (id == UINT32_MAX)
 		return;
-	run->entries[id] = (struct rp_entry){ .trace_dma = dma, .trace_phys = phys, .size = size,
-					      .lib_dma = lib, .dev = dev, .line = line,
-					      .kind = kind, .dir = (unsigned char)ev->dir, .ok = replay && !err, .live = true,
-					      .replayed = replay };
+	run->entries[id] = (struct rp_entry){.trace_dma = dma,
+					     .trace_phys = phys,
+					     .size = size,
+					     .lib_dma = lib,
+					     .dev = dev,
+					     .line = line,
+					     .kind = kind,
+					     .dir = (unsigned char)ev->dir,
+					     .ok = replay && !err,
+					     .live = true,
+					     .replayed = replay};
 	if (rp_table_add(&run->by_dma, rp_table_key(dev, dma >> KEY_SHIFT), id) ||
 	    (kind == E_SG && rp_table_add(&run->by_phys, rp_table_key(dev, phys), id)))
 		drop_entry(run, id);
@@ -448,4 +458,3 @@ void rp_run_event(struct rp_run *run, const struct rp_event *ev, unsigned line)
 	}
 	sample(run, ev->ts_ns);
 }
-

@@ -72,17 +72,17 @@ struct rp_series {
  * included); unmaps, frees and syncs count calls libiotlb carried out. */
 struct rp_counts {
 	uint64_t maps, unmaps, sg_maps, sg_entries, sg_unmaps, allocs, frees, syncs;
-	uint64_t ignored;		  /* known events outside swiotlb */
-	uint64_t kernel_failed;		  /* events the kernel itself failed */
+	uint64_t ignored;	/* known events outside swiotlb */
+	uint64_t kernel_failed; /* events the kernel itself failed */
 	uint64_t identical, differs;
-	uint64_t not_comparable;	  /* outside the guest's pool */
-	uint64_t unbounced;		  /* of those, not replayed */
-	uint64_t failures[RP_MAX_ERRNO];  /* by -errno, 0 unused */
-	uint64_t unmatched_unmaps;	  /* mapped before tracing began */
+	uint64_t not_comparable;	 /* outside the guest's pool */
+	uint64_t unbounced;		 /* of those, not replayed */
+	uint64_t failures[RP_MAX_ERRNO]; /* by -errno, 0 unused */
+	uint64_t unmatched_unmaps;	 /* mapped before tracing began */
 	uint64_t unmatched_syncs;
-	uint64_t skipped_after_failure;	  /* unmaps/syncs of maps libiotlb refused */
-	uint64_t call_errors;		  /* unmap/sync/free refused by libiotlb */
-	uint64_t never_unmapped;	  /* still live at the end of the capture */
+	uint64_t skipped_after_failure; /* unmaps/syncs of maps libiotlb refused */
+	uint64_t call_errors;		/* unmap/sync/free refused by libiotlb */
+	uint64_t never_unmapped;	/* still live at the end of the capture */
 	uint64_t used_hiwater, nslots, area_fallbacks;
 	uint64_t devices;
 };

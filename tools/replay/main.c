@@ -17,8 +17,8 @@
 
 static int do_emit(struct rp_options *o)
 {
-	struct rp_emit_params p = { .seed = o->seed, .events = o->events,
-				    .trace_cmd = o->trace_cmd_format };
+	struct rp_emit_params p = {
+		.seed = o->seed, .events = o->events, .trace_cmd = o->trace_cmd_format};
 	FILE *f = o->output ? fopen(o->output, "w") : stdout;
 	int err;
 
@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 {
 	static struct rp_options o;
 	struct rp_config *cfgs = NULL;
-	struct rp_run *runs[RP_MAX_CONFIGS] = { 0 };
+	struct rp_run *runs[RP_MAX_CONFIGS] = {0};
 	struct rp_parse_stats ps;
 	unsigned ncfg;
 	char *buf = NULL, err[160];
@@ -117,7 +117,9 @@ int main(int argc, char **argv)
 	if (o.plot && rp_plot(o.plot, &ps, runs, ncfg))
 		rc = 1;
 	if (!rc && o.strict && (ps.unknown || ps.malformed || ps.events == 0)) {
-		fprintf(stderr, "iotlb-replay: --strict: %llu unknown, %llu malformed line(s), %llu dma events\n",
+		fprintf(stderr,
+			"iotlb-replay: --strict: %llu unknown, %llu malformed line(s), %llu dma "
+			"events\n",
 			(unsigned long long)ps.unknown, (unsigned long long)ps.malformed,
 			(unsigned long long)ps.events);
 		rc = 2;

@@ -22,7 +22,8 @@ void rp_usage(void)
 	     "pool (as the guest had it):\n"
 	     "  --pool-base ADDR       device address of the pool (default 0x80000000)\n"
 	     "  --pool-size SIZE       bytes, K/M/G suffixes (default 64M)\n"
-	     "  --areas N              areas (default: highest CPU in the trace + 1, to a power of 2)\n"
+	     "  --areas N              areas (default: highest CPU in the trace + 1, to a power of "
+	     "2)\n"
 	     "  --slot-shift N         log2 of the slot size (default 11)\n"
 	     "  --segment-slots N      slots per segment (default 128)\n"
 	     "  --page-size SIZE       the guest's PAGE_SIZE (default 4096)\n"
@@ -58,10 +59,23 @@ static int parse_size(const char *s, unsigned long long *out)
 		return -1;
 	v = strtoull(s, &end, 0);
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || end == s || (shift && v > (~0ull >> shift)))
 		return -1;
@@ -79,8 +93,8 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
-static const char *const lock_names[] = { "default", "mutex", "spin", "ticket",
-					  "mcs",     "ttas",  "none" };
+static const char *const lock_names[] = {"default", "mutex", "spin", "ticket",
+					 "mcs",	    "ttas",  "none"};
 
 /* "DEV=VALUE": splits at the last '=' (device names hold ':' and '.'). */
 static int dev_value(const char *arg, char *dev, size_t devlen, const char **value)
@@ -145,13 +159,13 @@ int rp_option_apply(struct rp_config *cfg, const char *key, const char *value, c
 				break;
 		if (i == sizeof(lock_names) / sizeof(lock_names[0]))
 			goto bad;
-		cfg->lock = i == 0 ? IOTLB_LOCK_DEFAULT
-			  : i == 1 ? IOTLB_LOCK_MUTEX
-			  : i == 2 ? IOTLB_LOCK_SPIN
-			  : i == 3 ? IOTLB_LOCK_TICKET
-			  : i == 4 ? IOTLB_LOCK_MCS
-			  : i == 5 ? IOTLB_LOCK_TTAS
-				   : IOTLB_LOCK_NONE;
+		cfg->lock = i == 0   ? IOTLB_LOCK_DEFAULT
+			    : i == 1 ? IOTLB_LOCK_MUTEX
+			    : i == 2 ? IOTLB_LOCK_SPIN
+			    : i == 3 ? IOTLB_LOCK_TICKET
+			    : i == 4 ? IOTLB_LOCK_MCS
+			    : i == 5 ? IOTLB_LOCK_TTAS
+				     : IOTLB_LOCK_NONE;
 	} else if (strcmp(key, "private") == 0 || strcmp(key, "min-align") == 0 ||
 		   strcmp(key, "alloc-align") == 0 || strcmp(key, "seg-boundary") == 0) {
 		if (dev_value(value, dev, sizeof(dev), &dv))
@@ -172,8 +186,8 @@ int rp_option_apply(struct rp_config *cfg, const char *key, const char *value, c
 				goto bad;
 			rule->private_size = (size_t)v;
 			rule->nqueues = 0;
-			if (colon && (parse_uint(colon + 1, 1u << 16, &rule->nqueues) ||
-				      rule->nqueues == 0))
+			if (colon &&
+			    (parse_uint(colon + 1, 1u << 16, &rule->nqueues) || rule->nqueues == 0))
 				goto bad;
 		} else {
 			if (parse_size(dv, &v))
@@ -220,39 +234,60 @@ int rp_compare_config(const struct rp_config *base, const char *spec, struct rp_
 }
 
 enum {
-	O_POOL_BASE = 256, O_POOL_SIZE, O_AREAS, O_SLOT_SHIFT, O_SEGMENT_SLOTS, O_PAGE_SIZE,
-	O_LOCK, O_GROW, O_PRIVATE, O_MIN_ALIGN, O_ALLOC_ALIGN, O_SEG_BOUNDARY, O_CHECK, O_JSON,
-	O_PLOT, O_COMPARE, O_STRICT, O_FAIL_ON_DIFF, O_QUIET, O_EMIT, O_SEED, O_EVENTS,
-	O_TRACE_CMD, O_HELP, O_REPLAY_UNBOUNCED,
+	O_POOL_BASE = 256,
+	O_POOL_SIZE,
+	O_AREAS,
+	O_SLOT_SHIFT,
+	O_SEGMENT_SLOTS,
+	O_PAGE_SIZE,
+	O_LOCK,
+	O_GROW,
+	O_PRIVATE,
+	O_MIN_ALIGN,
+	O_ALLOC_ALIGN,
+	O_SEG_BOUNDARY,
+	O_CHECK,
+	O_JSON,
+	O_PLOT,
+	O_COMPARE,
+	O_STRICT,
+	O_FAIL_ON_DIFF,
+	O_QUIET,
+	O_EMIT,
+	O_SEED,
+	O_EVENTS,
+	O_TRACE_CMD,
+	O_HELP,
+	O_REPLAY_UNBOUNCED,
 };
 
 static const struct option long_opts[] = {
-	{ "pool-base", required_argument, NULL, O_POOL_BASE },
-	{ "pool-size", required_argument, NULL, O_POOL_SIZE },
-	{ "areas", required_argument, NULL, O_AREAS },
-	{ "slot-shift", required_argument, NULL, O_SLOT_SHIFT },
-	{ "segment-slots", required_argument, NULL, O_SEGMENT_SLOTS },
-	{ "page-size", required_argument, NULL, O_PAGE_SIZE },
-	{ "lock", required_argument, NULL, O_LOCK },
-	{ "grow", optional_argument, NULL, O_GROW },
-	{ "private", required_argument, NULL, O_PRIVATE },
-	{ "min-align", required_argument, NULL, O_MIN_ALIGN },
-	{ "alloc-align", required_argument, NULL, O_ALLOC_ALIGN },
-	{ "seg-boundary", required_argument, NULL, O_SEG_BOUNDARY },
-	{ "check", no_argument, NULL, O_CHECK },
-	{ "json", required_argument, NULL, O_JSON },
-	{ "plot", required_argument, NULL, O_PLOT },
-	{ "compare", required_argument, NULL, O_COMPARE },
-	{ "strict", no_argument, NULL, O_STRICT },
-	{ "fail-on-diff", no_argument, NULL, O_FAIL_ON_DIFF },
-	{ "quiet", no_argument, NULL, O_QUIET },
-	{ "emit", no_argument, NULL, O_EMIT },
-	{ "seed", required_argument, NULL, O_SEED },
-	{ "events", required_argument, NULL, O_EVENTS },
-	{ "trace-cmd", no_argument, NULL, O_TRACE_CMD },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "replay-unbounced", no_argument, NULL, O_REPLAY_UNBOUNCED },
-	{ NULL, 0, NULL, 0 },
+	{"pool-base", required_argument, NULL, O_POOL_BASE},
+	{"pool-size", required_argument, NULL, O_POOL_SIZE},
+	{"areas", required_argument, NULL, O_AREAS},
+	{"slot-shift", required_argument, NULL, O_SLOT_SHIFT},
+	{"segment-slots", required_argument, NULL, O_SEGMENT_SLOTS},
+	{"page-size", required_argument, NULL, O_PAGE_SIZE},
+	{"lock", required_argument, NULL, O_LOCK},
+	{"grow", optional_argument, NULL, O_GROW},
+	{"private", required_argument, NULL, O_PRIVATE},
+	{"min-align", required_argument, NULL, O_MIN_ALIGN},
+	{"alloc-align", required_argument, NULL, O_ALLOC_ALIGN},
+	{"seg-boundary", required_argument, NULL, O_SEG_BOUNDARY},
+	{"check", no_argument, NULL, O_CHECK},
+	{"json", required_argument, NULL, O_JSON},
+	{"plot", required_argument, NULL, O_PLOT},
+	{"compare", required_argument, NULL, O_COMPARE},
+	{"strict", no_argument, NULL, O_STRICT},
+	{"fail-on-diff", no_argument, NULL, O_FAIL_ON_DIFF},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"emit", no_argument, NULL, O_EMIT},
+	{"seed", required_argument, NULL, O_SEED},
+	{"events", required_argument, NULL, O_EVENTS},
+	{"trace-cmd", no_argument, NULL, O_TRACE_CMD},
+	{"help", no_argument, NULL, O_HELP},
+	{"replay-unbounced", no_argument, NULL, O_REPLAY_UNBOUNCED},
+	{NULL, 0, NULL, 0},
 };
 
 int rp_options_parse(struct rp_options *o, int argc, char **argv)
@@ -279,20 +314,35 @@ int rp_options_parse(struct rp_options *o, int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case O_CHECK: o->check = true; break;
-		case O_JSON: o->json = optarg; break;
-		case O_PLOT: o->plot = optarg; break;
+		case O_CHECK:
+			o->check = true;
+			break;
+		case O_JSON:
+			o->json = optarg;
+			break;
+		case O_PLOT:
+			o->plot = optarg;
+			break;
 		case O_COMPARE:
 			if (o->ncompare == RP_MAX_CONFIGS) {
-				fprintf(stderr, "iotlb-replay: at most %d --compare\n", RP_MAX_CONFIGS);
+				fprintf(stderr, "iotlb-replay: at most %d --compare\n",
+					RP_MAX_CONFIGS);
 				return -1;
 			}
 			o->compare[o->ncompare++] = optarg;
 			break;
-		case O_STRICT: o->strict = true; break;
-		case O_FAIL_ON_DIFF: o->fail_on_diff = true; break;
-		case O_QUIET: o->quiet = true; break;
-		case O_EMIT: o->emit = true; break;
+		case O_STRICT:
+			o->strict = true;
+			break;
+		case O_FAIL_ON_DIFF:
+			o->fail_on_diff = true;
+			break;
+		case O_QUIET:
+			o->quiet = true;
+			break;
+		case O_EMIT:
+			o->emit = true;
+			break;
 		case O_SEED:
 			if (parse_size(optarg, &v))
 				goto bad;
@@ -303,11 +353,19 @@ int rp_options_parse(struct rp_options *o, int argc, char **argv)
 				goto bad;
 			o->events = (unsigned long)v;
 			break;
-		case O_TRACE_CMD: o->trace_cmd_format = true; break;
-		case O_REPLAY_UNBOUNCED: o->base.replay_unbounced = true; break;
-		case 'o': o->output = optarg; break;
+		case O_TRACE_CMD:
+			o->trace_cmd_format = true;
+			break;
+		case O_REPLAY_UNBOUNCED:
+			o->base.replay_unbounced = true;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
 		case 'h':
-		case O_HELP: rp_usage(); return 1;
+		case O_HELP:
+			rp_usage();
+			return 1;
 		default:
 			fprintf(stderr, "iotlb-replay: see --help\n");
 			return -1;

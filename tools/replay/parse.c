@@ -135,28 +135,28 @@ struct known {
 };
 
 static const struct known known_events[] = {
-	{ "dma_map_page", RP_MAP },
-	{ "dma_map_resource", RP_MAP },
-	{ "dma_map_phys", RP_MAP },
-	{ "dma_unmap_page", RP_UNMAP },
-	{ "dma_unmap_resource", RP_UNMAP },
-	{ "dma_unmap_phys", RP_UNMAP },
-	{ "dma_map_sg", RP_MAP_SG },
-	{ "dma_unmap_sg", RP_UNMAP_SG },
-	{ "dma_sync_single_for_cpu", RP_SYNC_CPU },
-	{ "dma_sync_single_for_device", RP_SYNC_DEV },
-	{ "dma_sync_sg_for_cpu", RP_SYNC_SG_CPU },
-	{ "dma_sync_sg_for_device", RP_SYNC_SG_DEV },
-	{ "dma_alloc", RP_ALLOC },
-	{ "dma_free", RP_FREE },
+	{"dma_map_page", RP_MAP},
+	{"dma_map_resource", RP_MAP},
+	{"dma_map_phys", RP_MAP},
+	{"dma_unmap_page", RP_UNMAP},
+	{"dma_unmap_resource", RP_UNMAP},
+	{"dma_unmap_phys", RP_UNMAP},
+	{"dma_map_sg", RP_MAP_SG},
+	{"dma_unmap_sg", RP_UNMAP_SG},
+	{"dma_sync_single_for_cpu", RP_SYNC_CPU},
+	{"dma_sync_single_for_device", RP_SYNC_DEV},
+	{"dma_sync_sg_for_cpu", RP_SYNC_SG_CPU},
+	{"dma_sync_sg_for_device", RP_SYNC_SG_DEV},
+	{"dma_alloc", RP_ALLOC},
+	{"dma_free", RP_FREE},
 	/* Coherent page and sg-table allocations come from the page allocator
 	 * (or a restricted pool), never from the swiotlb slots replayed here. */
-	{ "dma_alloc_pages", RP_IGNORED },
-	{ "dma_free_pages", RP_IGNORED },
-	{ "dma_alloc_sgt", RP_IGNORED },
-	{ "dma_alloc_sgt_err", RP_IGNORED },
-	{ "dma_free_sgt", RP_IGNORED },
-	{ "dma_map_sg_err", RP_IGNORED },
+	{"dma_alloc_pages", RP_IGNORED},
+	{"dma_free_pages", RP_IGNORED},
+	{"dma_alloc_sgt", RP_IGNORED},
+	{"dma_alloc_sgt_err", RP_IGNORED},
+	{"dma_free_sgt", RP_IGNORED},
+	{"dma_map_sg_err", RP_IGNORED},
 };
 
 static bool tok_is(const char *tok, size_t len, const char *word)
@@ -166,8 +166,7 @@ static bool tok_is(const char *tok, size_t len, const char *word)
 
 static bool parse_dir(const char *s, size_t len, unsigned *dir)
 {
-	static const char *const names[] = { "BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE",
-					     "NONE" };
+	static const char *const names[] = {"BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE", "NONE"};
 
 	for (unsigned i = 0; i < 4; i++) {
 		if (tok_is(s, len, names[i])) {
@@ -339,7 +338,7 @@ static enum rp_line parse_payload(struct cur *c, struct rp_event *ev, const char
 
 enum rp_line rp_parse_line(const char *line, size_t len, struct rp_event *ev, const char **why)
 {
-	struct cur c = { line, line + len };
+	struct cur c = {line, line + len};
 	const char *tok, *colon;
 	size_t tlen, nlen;
 	uint64_t ts = 0;
@@ -406,8 +405,17 @@ enum rp_line rp_parse_line(const char *line, size_t len, struct rp_event *ev, co
 const char *rp_kind_name(enum rp_kind kind)
 {
 	static const char *const names[RP_NKINDS] = {
-		"map", "unmap", "map_sg", "unmap_sg", "sync_for_cpu", "sync_for_device",
-		"sync_sg_for_cpu", "sync_sg_for_device", "alloc", "free", "ignored",
+		"map",
+		"unmap",
+		"map_sg",
+		"unmap_sg",
+		"sync_for_cpu",
+		"sync_for_device",
+		"sync_sg_for_cpu",
+		"sync_sg_for_device",
+		"alloc",
+		"free",
+		"ignored",
 	};
 
 	return (unsigned)kind < RP_NKINDS ? names[kind] : "?";
@@ -415,7 +423,7 @@ const char *rp_kind_name(enum rp_kind kind)
 
 const char *rp_dir_name(unsigned dir)
 {
-	static const char *const names[] = { "BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE", "NONE" };
+	static const char *const names[] = {"BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE", "NONE"};
 
 	return dir < 4 ? names[dir] : "NONE";
 }

@@ -55,7 +55,8 @@ int rp_plot(const char *png, const struct rp_parse_stats *ps, struct rp_run *con
 
 		snprintf(title, sizeof(title), "%s (%llu slots)", runs[i]->cfg->label,
 			 (unsigned long long)runs[i]->c.nslots);
-		fprintf(gp, "%s$d%u using 1:2 with steps lw 2 lc %u title ", i ? ", " : "", i, i + 1);
+		fprintf(gp, "%s$d%u using 1:2 with steps lw 2 lc %u title ", i ? ", " : "", i,
+			i + 1);
 		gp_str(gp, title);
 		/* The configuration's capacity, dashed, in the same colour. */
 		fprintf(gp, ", $d%u using 1:(%llu) with lines dt 2 lc %u notitle", i,

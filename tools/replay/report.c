@@ -11,14 +11,23 @@
 const char *rp_errno_name(unsigned e, char *buf, size_t len)
 {
 	switch (e) {
-	case ENOSPC: return "ENOSPC";
-	case E2BIG: return "E2BIG";
-	case EINVAL: return "EINVAL";
-	case ENOMEM: return "ENOMEM";
-	case ENOENT: return "ENOENT";
-	case EBUSY: return "EBUSY";
-	case ERANGE: return "ERANGE";
-	default: snprintf(buf, len, "E%u", e); return buf;
+	case ENOSPC:
+		return "ENOSPC";
+	case E2BIG:
+		return "E2BIG";
+	case EINVAL:
+		return "EINVAL";
+	case ENOMEM:
+		return "ENOMEM";
+	case ENOENT:
+		return "ENOENT";
+	case EBUSY:
+		return "EBUSY";
+	case ERANGE:
+		return "ERANGE";
+	default:
+		snprintf(buf, len, "E%u", e);
+		return buf;
 	}
 }
 
@@ -45,12 +54,14 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 	bool any = false;
 
 	fprintf(f, "\nconfiguration \"%s\": pool 0x%llx + %zu KiB, %u area%s, %llu slots%s\n",
-		cfg->label, (unsigned long long)cfg->pool_base, cfg->pool_size >> 10,
-		run->nareas, run->nareas == 1 ? "" : "s", (unsigned long long)c->nslots,
+		cfg->label, (unsigned long long)cfg->pool_base, cfg->pool_size >> 10, run->nareas,
+		run->nareas == 1 ? "" : "s", (unsigned long long)c->nslots,
 		cfg->grow ? ", growable" : "");
 	if (run->error[0])
 		fprintf(f, "  error: %s\n", run->error);
-	fprintf(f, "  maps %llu, sg lists %llu (%llu entries), unmaps %llu, allocs %llu, frees %llu, syncs %llu\n",
+	fprintf(f,
+		"  maps %llu, sg lists %llu (%llu entries), unmaps %llu, allocs %llu, frees %llu, "
+		"syncs %llu\n",
 		(unsigned long long)c->maps, (unsigned long long)c->sg_maps,
 		(unsigned long long)c->sg_entries, (unsigned long long)c->unmaps,
 		(unsigned long long)c->allocs, (unsigned long long)c->frees,
@@ -75,21 +86,25 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 	if (check) {
 		uint64_t cmp = c->identical + c->differs;
 
-		fprintf(f, "  placement: identical %llu, differs %llu (%.2f %% identical), not comparable %llu\n",
+		fprintf(f,
+			"  placement: identical %llu, differs %llu (%.2f %% identical), not "
+			"comparable %llu\n",
 			(unsigned long long)c->identical, (unsigned long long)c->differs,
 			pct(c->identical, cmp), (unsigned long long)c->not_comparable);
-
 	}
 	if (c->unbounced || c->kernel_failed || c->ignored)
-		fprintf(f, "  not replayed: %llu outside the guest's pool (see --replay-unbounced), "
-			   "%llu the kernel failed, %llu never reach swiotlb\n",
+		fprintf(f,
+			"  not replayed: %llu outside the guest's pool (see --replay-unbounced), "
+			"%llu the kernel failed, %llu never reach swiotlb\n",
 			(unsigned long long)c->unbounced, (unsigned long long)c->kernel_failed,
 			(unsigned long long)c->ignored);
 	fprintf(f, "  unmatched unmaps/frees %llu", (unsigned long long)c->unmatched_unmaps);
 	print_lines(f, run->unmatched_lines, run->nunmatched_lines, c->unmatched_unmaps);
 	fprintf(f, ", never unmapped %llu", (unsigned long long)c->never_unmapped);
 	print_lines(f, run->live_lines, run->nlive_lines, c->never_unmapped);
-	fprintf(f, "\n  unmatched syncs %llu, skipped after a refused map %llu, refused unmap/sync/free %llu\n",
+	fprintf(f,
+		"\n  unmatched syncs %llu, skipped after a refused map %llu, refused "
+		"unmap/sync/free %llu\n",
 		(unsigned long long)c->unmatched_syncs,
 		(unsigned long long)c->skipped_after_failure, (unsigned long long)c->call_errors);
 	fprintf(f, "  used slots high-water %llu (%.1f %% of %llu), area fallbacks %llu\n",
@@ -122,7 +137,8 @@ static void text_run(FILE *f, const struct rp_run *run, bool check)
 void rp_report_text(FILE *f, const char *input, const struct rp_parse_stats *ps,
 		    struct rp_run *const *runs, unsigned nruns, bool check)
 {
-	fprintf(f, "trace %s: %llu lines, %llu dma events, %llu other events, %llu unrelated lines\n",
+	fprintf(f,
+		"trace %s: %llu lines, %llu dma events, %llu other events, %llu unrelated lines\n",
 		input, (unsigned long long)ps->lines, (unsigned long long)ps->events,
 		(unsigned long long)ps->other, (unsigned long long)ps->unrelated);
 	if (ps->events) {
@@ -134,7 +150,8 @@ void rp_report_text(FILE *f, const char *input, const struct rp_parse_stats *ps,
 		fprintf(f, "; CPUs up to %d; %.6f s\n", ps->max_cpu,
 			(double)(ps->last_ns - ps->first_ns) / 1e9);
 	} else {
-		fprintf(f, "  no dma event found: is this the text of a trace with the dma events enabled?\n");
+		fprintf(f, "  no dma event found: is this the text of a trace with the dma events "
+			   "enabled?\n");
 	}
 	if (ps->unknown || ps->malformed) {
 		fprintf(f, "  unknown dma events %llu, malformed lines %llu:\n",
@@ -194,21 +211,43 @@ static void json_run(FILE *f, const struct rp_run *run, bool check)
 		run->nareas);
 	json_str(f, run->error);
 	fprintf(f, ",\n     ");
-	JU("maps", c->maps); fprintf(f, ", "); JU("sg_maps", c->sg_maps); fprintf(f, ", ");
-	JU("sg_entries", c->sg_entries); fprintf(f, ", "); JU("unmaps", c->unmaps);
-	fprintf(f, ", "); JU("allocs", c->allocs); fprintf(f, ", "); JU("frees", c->frees);
-	fprintf(f, ", "); JU("syncs", c->syncs); fprintf(f, ",\n     ");
-	JU("ignored", c->ignored); fprintf(f, ", "); JU("kernel_failed", c->kernel_failed);
-	fprintf(f, ", "); JU("unmatched_unmaps", c->unmatched_unmaps); fprintf(f, ", ");
-	JU("unmatched_syncs", c->unmatched_syncs); fprintf(f, ", ");
-	JU("never_unmapped", c->never_unmapped); fprintf(f, ", ");
-	JU("skipped_after_failure", c->skipped_after_failure); fprintf(f, ", ");
-	JU("call_errors", c->call_errors); fprintf(f, ", ");
-	JU("unbounced", c->unbounced); fprintf(f, ",\n     ");
+	JU("maps", c->maps);
+	fprintf(f, ", ");
+	JU("sg_maps", c->sg_maps);
+	fprintf(f, ", ");
+	JU("sg_entries", c->sg_entries);
+	fprintf(f, ", ");
+	JU("unmaps", c->unmaps);
+	fprintf(f, ", ");
+	JU("allocs", c->allocs);
+	fprintf(f, ", ");
+	JU("frees", c->frees);
+	fprintf(f, ", ");
+	JU("syncs", c->syncs);
+	fprintf(f, ",\n     ");
+	JU("ignored", c->ignored);
+	fprintf(f, ", ");
+	JU("kernel_failed", c->kernel_failed);
+	fprintf(f, ", ");
+	JU("unmatched_unmaps", c->unmatched_unmaps);
+	fprintf(f, ", ");
+	JU("unmatched_syncs", c->unmatched_syncs);
+	fprintf(f, ", ");
+	JU("never_unmapped", c->never_unmapped);
+	fprintf(f, ", ");
+	JU("skipped_after_failure", c->skipped_after_failure);
+	fprintf(f, ", ");
+	JU("call_errors", c->call_errors);
+	fprintf(f, ", ");
+	JU("unbounced", c->unbounced);
+	fprintf(f, ",\n     ");
 	if (check) {
-		JU("placement_identical", c->identical); fprintf(f, ", ");
-		JU("placement_differs", c->differs); fprintf(f, ", ");
-		JU("placement_not_comparable", c->not_comparable); fprintf(f, ", ");
+		JU("placement_identical", c->identical);
+		fprintf(f, ", ");
+		JU("placement_differs", c->differs);
+		fprintf(f, ", ");
+		JU("placement_not_comparable", c->not_comparable);
+		fprintf(f, ", ");
 	}
 	fprintf(f, "\"failures\": {");
 	for (unsigned e = 0; e < RP_MAX_ERRNO; e++) {
@@ -220,11 +259,18 @@ static void json_run(FILE *f, const struct rp_run *run, bool check)
 		first = false;
 	}
 	fprintf(f, "},\n     ");
-	JU("devices", c->devices); fprintf(f, ", "); JU("nslots", c->nslots); fprintf(f, ", ");
-	JU("used_hiwater", c->used_hiwater); fprintf(f, ", ");
-	JU("area_fallbacks", c->area_fallbacks); fprintf(f, ",\n     \"per_area\": [");
+	JU("devices", c->devices);
+	fprintf(f, ", ");
+	JU("nslots", c->nslots);
+	fprintf(f, ", ");
+	JU("used_hiwater", c->used_hiwater);
+	fprintf(f, ", ");
+	JU("area_fallbacks", c->area_fallbacks);
+	fprintf(f, ",\n     \"per_area\": [");
 	for (unsigned a = 0; a < run->nareas; a++)
-		fprintf(f, "%s{\"area\": %u, \"nslots\": %llu, \"used_peak\": %llu, \"acquisitions\": %llu}",
+		fprintf(f,
+			"%s{\"area\": %u, \"nslots\": %llu, \"used_peak\": %llu, \"acquisitions\": "
+			"%llu}",
 			a ? ", " : "", a, (unsigned long long)run->areas[a].nslots,
 			(unsigned long long)run->areas[a].used_peak,
 			(unsigned long long)run->areas[a].acquisitions);
@@ -255,10 +301,19 @@ int rp_report_json(const char *path, const char *input, const struct rp_parse_st
 	fprintf(f, "{\"input\": ");
 	json_str(f, input);
 	fprintf(f, ",\n \"lines\": {");
-	JU("total", ps->lines); fprintf(f, ", "); JU("events", ps->events); fprintf(f, ", ");
-	JU("blank", ps->blank); fprintf(f, ", "); JU("unrelated", ps->unrelated);
-	fprintf(f, ", "); JU("other_events", ps->other); fprintf(f, ", ");
-	JU("unknown", ps->unknown); fprintf(f, ", "); JU("malformed", ps->malformed);
+	JU("total", ps->lines);
+	fprintf(f, ", ");
+	JU("events", ps->events);
+	fprintf(f, ", ");
+	JU("blank", ps->blank);
+	fprintf(f, ", ");
+	JU("unrelated", ps->unrelated);
+	fprintf(f, ", ");
+	JU("other_events", ps->other);
+	fprintf(f, ", ");
+	JU("unknown", ps->unknown);
+	fprintf(f, ", ");
+	JU("malformed", ps->malformed);
 	fprintf(f, ", \"bad_lines\": [");
 	for (unsigned i = 0; i < ps->nbad; i++)
 		fprintf(f, "%s%u", i ? ", " : "", ps->bad_line[i]);

@@ -84,13 +84,15 @@ int rp_run_init(struct rp_run *run, const struct rp_config *cfg, bool check)
 	if (cfg->page_size > run->orig_align)
 		run->orig_align = cfg->page_size;
 	for (unsigned i = 0; i < cfg->nrules; i++) {
-		uint64_t a = pow2_above(cfg->rules[i].min_align_mask | cfg->rules[i].alloc_align_mask);
+		uint64_t a =
+			pow2_above(cfg->rules[i].min_align_mask | cfg->rules[i].alloc_align_mask);
 
 		if (a > run->orig_align)
 			run->orig_align = a;
 	}
 	if (run->orig_align > (1ull << 30)) {
-		snprintf(run->error, sizeof(run->error), "alignment masks above 1 GiB are not replayable");
+		snprintf(run->error, sizeof(run->error),
+			 "alignment masks above 1 GiB are not replayable");
 		return -EINVAL;
 	}
 	run->orig_span = ORIG_SPAN;
@@ -108,7 +110,8 @@ int rp_run_init(struct rp_run *run, const struct rp_config *cfg, bool check)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (run->pool == MAP_FAILED) {
 		run->pool = NULL;
-		snprintf(run->error, sizeof(run->error), "cannot map a %zu-byte pool", cfg->pool_size);
+		snprintf(run->error, sizeof(run->error), "cannot map a %zu-byte pool",
+			 cfg->pool_size);
 		rp_run_free(run);
 		return -ENOMEM;
 	}
@@ -136,7 +139,8 @@ int rp_run_init(struct rp_run *run, const struct rp_config *cfg, bool check)
 	}
 	err = iotlb_mem_create(&mc, &run->mem);
 	if (err) {
-		snprintf(run->error, sizeof(run->error), "iotlb_mem_create: %s", iotlb_strerror(err));
+		snprintf(run->error, sizeof(run->error), "iotlb_mem_create: %s",
+			 iotlb_strerror(err));
 		rp_run_free(run);
 		return err;
 	}

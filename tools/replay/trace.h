@@ -34,15 +34,15 @@ enum rp_kind {
 
 struct rp_event {
 	enum rp_kind kind;
-	char name[32];			/* event name as printed */
-	char dev[RP_DEV_NAME_MAX];	/* device name (dev_name()) */
-	int cpu;			/* the [NNN] field */
-	uint64_t ts_ns;			/* timestamp, nanoseconds */
-	unsigned dir;			/* enum iotlb_dir numbering */
-	uint64_t dma, phys, size;	/* single events */
-	bool skip_cpu_sync;		/* attrs contains SKIP_CPU_SYNC */
-	bool truncated;			/* map_sg printed [TRUNCATED] */
-	unsigned n;			/* sg entries */
+	char name[32];		   /* event name as printed */
+	char dev[RP_DEV_NAME_MAX]; /* device name (dev_name()) */
+	int cpu;		   /* the [NNN] field */
+	uint64_t ts_ns;		   /* timestamp, nanoseconds */
+	unsigned dir;		   /* enum iotlb_dir numbering */
+	uint64_t dma, phys, size;  /* single events */
+	bool skip_cpu_sync;	   /* attrs contains SKIP_CPU_SYNC */
+	bool truncated;		   /* map_sg printed [TRUNCATED] */
+	unsigned n;		   /* sg entries */
 	uint64_t sg_dma[RP_SG_MAX];
 	uint64_t sg_size[RP_SG_MAX];
 	uint64_t sg_phys[RP_SG_MAX];
