@@ -260,6 +260,25 @@ static void test_every_truncation_of_a_line_is_not_an_event_until_complete(void 
 	free(ev);
 }
 
+/* The CPU is the bracketed number followed by a timestamp, not the first one. */
+static void test_brackets_in_a_task_name_do_not_pass_for_the_cpu(void **state)
+{
+	static const char line[] =
+		"  worker[1] x-9 [1]-77 [012] ..... 7.5: dma_sync_single_for_cpu: "
+		"dev dir=FROM_DEVICE dma_addr=10 size=8";
+	struct rp_event *ev = malloc(sizeof(*ev));
+	const char *why;
+
+	(void)state;
+	assert_int_equal(rp_parse_line(line, strlen(line), ev, &why), RP_LINE_EVENT);
+	assert_int_equal(ev->cpu, 12);
+	assert_int_equal(ev->ts_ns, 7500000000ull);
+	assert_int_equal(ev->kind, RP_SYNC_CPU);
+	assert_int_equal(ev->dir, 2);
+	assert_string_equal(ev->dev, "dev");
+	free(ev);
+}
+
 static void test_garbage_fields_are_malformed(void **state)
 {
 	static const char *const bad[] = {
@@ -321,6 +340,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_emitted_trace_replays_identically_with_16_areas),
 		cmocka_unit_test(test_smaller_pool_refuses_more_on_the_same_capture),
 		cmocka_unit_test(test_every_truncation_of_a_line_is_not_an_event_until_complete),
+		cmocka_unit_test(test_brackets_in_a_task_name_do_not_pass_for_the_cpu),
 		cmocka_unit_test(test_garbage_fields_are_malformed),
 		cmocka_unit_test(test_binary_and_empty_input_yield_no_event),
 	};

@@ -109,21 +109,36 @@ static bool parse_timestamp(const char *s, size_t len, uint64_t *ns)
 	return true;
 }
 
-/* Finds the first "[<digits>]" of the line: the CPU column. */
-static bool find_cpu(struct cur *c, int *cpu)
+/*
+ * Finds the CPU column "[<digits>]" and the timestamp after it (at most one
+ * flags column between). A task name may itself hold "[1]", so a candidate
+ * counts only when a timestamp follows it.
+ */
+static bool find_cpu_and_time(struct cur *c, int *cpu, uint64_t *ts)
 {
 	for (const char *p = c->p; p < c->end; p++) {
 		const char *q = p + 1;
 		uint64_t v = 0;
+		struct cur after;
 
 		if (*p != '[')
 			continue;
 		while (q < c->end && is_digit(*q) && v < 1000000)
 			v = v * 10 + (uint64_t)(*q++ - '0');
-		if (q > p + 1 && q < c->end && *q == ']' && v < 1000000) {
-			*cpu = (int)v;
-			c->p = q + 1;
-			return true;
+		if (q == p + 1 || q >= c->end || *q != ']' || v >= 1000000)
+			continue;
+		after = (struct cur){q + 1, c->end};
+		for (int i = 0; i < 2; i++) {
+			const char *tok;
+			size_t tlen;
+
+			if (!next_token(&after, &tok, &tlen))
+				break;
+			if (parse_timestamp(tok, tlen, ts)) {
+				*cpu = (int)v;
+				*c = after;
+				return true;
+			}
 		}
 	}
 	return false;
@@ -340,24 +355,15 @@ enum rp_line rp_parse_line(const char *line, size_t len, struct rp_event *ev, co
 {
 	struct cur c = {line, line + len};
 	const char *tok, *colon;
-	size_t tlen, nlen;
+	size_t nlen;
 	uint64_t ts = 0;
-	bool have_ts = false;
-	int cpu;
+	int cpu = 0;
 
 	*why = NULL;
 	skip_spaces(&c);
 	if (c.p >= c.end || *c.p == '#')
 		return RP_LINE_BLANK;
-	if (!find_cpu(&c, &cpu))
-		return RP_LINE_UNRELATED;
-	/* At most one flags column before the timestamp. */
-	for (int i = 0; i < 2 && !have_ts; i++) {
-		if (!next_token(&c, &tok, &tlen))
-			return RP_LINE_UNRELATED;
-		have_ts = parse_timestamp(tok, tlen, &ts);
-	}
-	if (!have_ts)
+	if (!find_cpu_and_time(&c, &cpu, &ts))
 		return RP_LINE_UNRELATED;
 	skip_spaces(&c);
 	tok = c.p;
