@@ -282,8 +282,7 @@ static void header(struct emitter *e, const struct rp_config *cfg)
 	fprintf(e->f,
 		"# replay it with: iotlb-replay --check --pool-base 0x%llx --pool-size %zu"
 		" --areas %u --page-size %zu",
-		(unsigned long long)cfg->pool_base, cfg->pool_size, cfg->nareas ? cfg->nareas : 1,
-		cfg->page_size);
+		(unsigned long long)cfg->pool_base, cfg->pool_size, cfg->nareas, cfg->page_size);
 	if (cfg->slot_shift)
 		fprintf(e->f, " --slot-shift %u", cfg->slot_shift);
 	if (cfg->segment_slots)
@@ -344,7 +343,7 @@ static int setup(struct emitter *e, struct rp_config *cfg, void **pool)
 	mc.size = cfg->pool_size;
 	mc.slot_shift = cfg->slot_shift;
 	mc.segment_slots = cfg->segment_slots;
-	mc.nareas = cfg->nareas ? cfg->nareas : 1;
+	mc.nareas = cfg->nareas;
 	mc.page_size = cfg->page_size;
 	mc.lock = cfg->lock;
 	mc.select = IOTLB_SELECT_THREAD; /* as the replay engine: allocs have no queue */
@@ -383,6 +382,10 @@ int rp_emit(FILE *f, struct rp_config *cfg, const struct rp_emit_params *p)
 	e->p = p;
 	e->rng = p->seed * 0x9e3779b97f4a7c15ull + 1;
 	e->ts_us = 100000000; /* 100 s after boot */
+	/* Without --areas, one area per CPU of the workload (4), which is also
+	 * what a replay without --areas derives from the trace. */
+	if (!cfg->nareas)
+		cfg->nareas = 4;
 	e->ncpus = cfg->nareas > 4 ? cfg->nareas : 4;
 	err = setup(e, cfg, &pool);
 	if (err) {
