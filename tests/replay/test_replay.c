@@ -279,6 +279,28 @@ static void test_brackets_in_a_task_name_do_not_pass_for_the_cpu(void **state)
 	free(ev);
 }
 
+/* Lists longer than 128 entries are printed in part and flagged. */
+static void test_truncated_sg_list_is_flagged_and_paired(void **state)
+{
+	static const char line[] = "x-1 [002] 1.0: dma_map_sg: d dir=TO_DEVICE nents=2/200 "
+				   "ents=2/200 [TRUNCATED] dma_addrs={0x80000000,0x80001000} "
+				   "sizes={0x800,0x1000} phys_addrs={0x1000,0x2000} attrs=";
+	struct rp_event *ev = malloc(sizeof(*ev));
+	struct rp_parse_stats ps;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(rp_parse_line(line, strlen(line), ev, &why), RP_LINE_EVENT);
+	assert_true(ev->truncated);
+	assert_int_equal(ev->n, 2);
+	assert_int_equal(ev->sg_dma[1], 0x80001000);
+	assert_int_equal(ev->sg_size[1], 0x1000);
+	assert_int_equal(ev->sg_phys[1], 0x2000);
+	assert_int_equal(rp_replay_buffer(line, strlen(line), NULL, &ps), 0);
+	assert_int_equal(ps.truncated_sg, 1);
+	free(ev);
+}
+
 static void test_garbage_fields_are_malformed(void **state)
 {
 	static const char *const bad[] = {
@@ -341,6 +363,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_smaller_pool_refuses_more_on_the_same_capture),
 		cmocka_unit_test(test_every_truncation_of_a_line_is_not_an_event_until_complete),
 		cmocka_unit_test(test_brackets_in_a_task_name_do_not_pass_for_the_cpu),
+		cmocka_unit_test(test_truncated_sg_list_is_flagged_and_paired),
 		cmocka_unit_test(test_garbage_fields_are_malformed),
 		cmocka_unit_test(test_binary_and_empty_input_yield_no_event),
 	};

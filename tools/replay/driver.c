@@ -104,6 +104,8 @@ int rp_replay_buffer(const char *buf, size_t len, struct rp_run *run, struct rp_
 		}
 		ps->events++;
 		ps->by_kind[ev->kind]++;
+		if (ev->truncated)
+			ps->truncated_sg++;
 		if (ev->cpu > ps->max_cpu)
 			ps->max_cpu = ev->cpu;
 		if (ps->events == 1)

@@ -16,6 +16,7 @@
 
 struct rp_parse_stats {
 	uint64_t lines, events, blank, unrelated, other, unknown, malformed;
+	uint64_t truncated_sg; /* dma_map_sg lists the kernel printed in part */
 	uint64_t by_kind[RP_NKINDS];
 	unsigned bad_line[RP_MAX_BAD];
 	const char *bad_why[RP_MAX_BAD];

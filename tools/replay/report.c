@@ -153,6 +153,11 @@ void rp_report_text(FILE *f, const char *input, const struct rp_parse_stats *ps,
 		fprintf(f, "  no dma event found: is this the text of a trace with the dma events "
 			   "enabled?\n");
 	}
+	if (ps->truncated_sg)
+		fprintf(f,
+			"  %llu sg lists printed in part ([TRUNCATED]): only their first 128 "
+			"entries replay\n",
+			(unsigned long long)ps->truncated_sg);
 	if (ps->unknown || ps->malformed) {
 		fprintf(f, "  unknown dma events %llu, malformed lines %llu:\n",
 			(unsigned long long)ps->unknown, (unsigned long long)ps->malformed);
@@ -310,6 +315,8 @@ int rp_report_json(const char *path, const char *input, const struct rp_parse_st
 	JU("unrelated", ps->unrelated);
 	fprintf(f, ", ");
 	JU("other_events", ps->other);
+	fprintf(f, ", ");
+	JU("truncated_sg", ps->truncated_sg);
 	fprintf(f, ", ");
 	JU("unknown", ps->unknown);
 	fprintf(f, ", ");
