@@ -145,16 +145,26 @@ static char *emit_text(struct rp_config *cfg, unsigned long events, bool trace_c
 	return buf;
 }
 
+static void round_trip_cfg(struct rp_config *cfg, bool trace_cmd);
+
 static void round_trip(unsigned areas, bool trace_cmd, size_t pool)
 {
 	struct rp_config cfg;
-	struct result *r = calloc(1, sizeof(*r));
-	size_t len;
-	char *text;
 
 	rp_config_defaults(&cfg);
 	cfg.pool_size = pool;
 	cfg.nareas = areas;
+	round_trip_cfg(&cfg, trace_cmd);
+}
+
+static void round_trip_cfg(struct rp_config *cfgp, bool trace_cmd)
+{
+	struct rp_config cfg = *cfgp;
+	unsigned areas = cfg.nareas;
+	struct result *r = calloc(1, sizeof(*r));
+	size_t len;
+	char *text;
+
 	text = emit_text(&cfg, 6000, trace_cmd, &len); /* adds the min-align devices to cfg */
 	assert_non_null(rp_config_rule(&cfg, "0000:00:05.0", false));
 	replay_text(text, len, &cfg, true, r);
@@ -197,6 +207,43 @@ static void test_emitted_trace_replays_identically_with_16_areas(void **state)
 	/* 4 MiB: 128 slots (one segment) per area, so requests fall back to
 	 * other areas; the replay must agree on every choice. */
 	round_trip(16, false, 4u << 20);
+}
+
+/* Private pools (carved, with child pools per queue), a segment boundary
+ * and an alloc-align mask, which the emitter's devices then use. */
+static void test_emitted_trace_replays_identically_with_private_pool_and_masks(void **state)
+{
+	struct rp_config cfg;
+	struct rp_dev_rule *nvme, *plain, *third;
+
+	(void)state;
+	rp_config_defaults(&cfg);
+	cfg.pool_size = 8u << 20;
+	cfg.nareas = 4;
+	nvme = rp_config_rule(&cfg, "0000:00:05.0", true);
+	nvme->min_align_mask = 0xfff;
+	nvme->private_size = 2u << 20;
+	nvme->nqueues = 2;
+	plain = rp_config_rule(&cfg, "0000:00:04.0", true);
+	plain->seg_boundary_mask = 0xffff;
+	third = rp_config_rule(&cfg, "0000:00:06.0", true);
+	third->alloc_align_mask = 0xfff;
+	round_trip_cfg(&cfg, false);
+}
+
+/* 4 KiB slots, 64-slot segments and 16 KiB pages (an arm64-like guest). */
+static void test_emitted_trace_replays_identically_with_other_slot_and_page_sizes(void **state)
+{
+	struct rp_config cfg;
+
+	(void)state;
+	rp_config_defaults(&cfg);
+	cfg.pool_size = 8u << 20;
+	cfg.nareas = 8;
+	cfg.slot_shift = 12;
+	cfg.segment_slots = 64;
+	cfg.page_size = 16384;
+	round_trip_cfg(&cfg, true);
 }
 
 /* A smaller pool on the same capture: more refusals, never above its slots. */
@@ -360,6 +407,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_emitted_trace_replays_identically_with_1_area),
 		cmocka_unit_test(test_emitted_trace_replays_identically_with_4_areas),
 		cmocka_unit_test(test_emitted_trace_replays_identically_with_16_areas),
+		cmocka_unit_test(
+			test_emitted_trace_replays_identically_with_private_pool_and_masks),
+		cmocka_unit_test(
+			test_emitted_trace_replays_identically_with_other_slot_and_page_sizes),
 		cmocka_unit_test(test_smaller_pool_refuses_more_on_the_same_capture),
 		cmocka_unit_test(test_every_truncation_of_a_line_is_not_an_event_until_complete),
 		cmocka_unit_test(test_brackets_in_a_task_name_do_not_pass_for_the_cpu),
