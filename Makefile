@@ -173,5 +173,5 @@ clean:
 format:
 	@command -v $(CLANG_FORMAT) >/dev/null 2>&1 || \
 		{ echo "make format: $(CLANG_FORMAT) not found (Debian: clang-format)"; exit 1; }
-	find src include tests examples -name '*.c' -o -name '*.h' 2>/dev/null \
+	find src include tests examples tools -name '*.c' -o -name '*.h' 2>/dev/null \
 		| xargs -r $(CLANG_FORMAT) -i
