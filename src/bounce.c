@@ -10,6 +10,8 @@
 #include "internal.h"
 
 #define KNOWN_ATTRS (IOTLB_ATTR_SKIP_CPU_SYNC | IOTLB_ATTR_NO_WARN)
+#define MAP_ATTRS (KNOWN_ATTRS | IOTLB_ATTR_MAY_BLOCK)
+#define ALLOC_ATTRS (IOTLB_ATTR_NO_WARN | IOTLB_ATTR_MAY_BLOCK)
 
 #ifndef IOTLB_DEBUG_LEVEL
 #define IOTLB_DEBUG_LEVEL 0
@@ -70,6 +72,7 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		      unsigned attrs, struct iotlb__pool **pool, uint64_t *slot)
 {
 	struct iotlb__domain *d = dev->domain;
+	unsigned hint;
 	int err;
 
 	/* A private pool smaller than a segment bounds requests too. */
@@ -80,12 +83,20 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		log_full(dev, req->alloc_size, attrs);
 		return -E2BIG;
 	}
-	err = iotlb__domain_find(d, iotlb__select_hint(dev->mem, queue), req, pool, slot);
+	hint = iotlb__select_hint(dev->mem, queue);
+	/* Waiting for room (wait.c): a blocking request queues behind earlier ones. */
+	if ((attrs & IOTLB_ATTR_MAY_BLOCK) && iotlb__wait_queued(&d->wq))
+		err = -ENOSPC;
+	else
+		err = iotlb__domain_find(d, hint, req, pool, slot);
 	if (err && d == &dev->mem->shared && (dev->mem->cfg.flags & IOTLB_MEM_GROW)) {
 		/* Grow in the background; serve this request right now. */
 		iotlb__grow_request(dev->mem);
 		err = iotlb__transient_take(dev->mem, req, pool, slot);
 	}
+	/* Waiting for room (wait.c): wait in line, or record for notify. */
+	if (err == -ENOSPC)
+		err = iotlb__wait_nospace(dev, hint, req, attrs, pool, slot);
 	if (err == -ENOSPC) {
 		IOTLB__ADD(&d->fail_nospace, 1);
 		log_full(dev, req->alloc_size, attrs);
@@ -107,7 +118,7 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 	uint64_t o, offset, head, dma;
 	int err;
 
-	if (!dev || !orig || !size || !dma_out || !dir_valid(dir) || (attrs & ~KNOWN_ATTRS))
+	if (!dev || !orig || !size || !dma_out || !dir_valid(dir) || (attrs & ~MAP_ATTRS))
 		return -EINVAL;
 	p = &dev->mem->p;
 	o = (uint64_t)(uintptr_t)orig;
@@ -239,6 +250,8 @@ static int release(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t hea
 		__atomic_fetch_sub(&dev->live, 1, __ATOMIC_RELAXED);
 		if (pool->transient)
 			iotlb__transient_retire(pool);
+		/* Waiting for room (wait.c): one relaxed load unless someone waits. */
+		iotlb__wait_room_freed(dev->domain);
 	}
 	return err;
 }
@@ -325,13 +338,19 @@ int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size, enum
 
 int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out)
 {
+	return iotlb_alloc_attrs(dev, size, IOTLB_ATTR_NO_WARN, vaddr_out, dma_out);
+}
+
+int iotlb_alloc_attrs(struct iotlb_dev *dev, size_t size, unsigned attrs, void **vaddr_out,
+		      uint64_t *dma_out)
+{
 	const struct iotlb_mem_params *p;
 	struct iotlb__req req;
 	struct iotlb__pool *pool;
 	uint64_t align, slot;
 	int err;
 
-	if (!dev || !size || !vaddr_out || !dma_out)
+	if (!dev || !size || !vaddr_out || !dma_out || (attrs & ~ALLOC_ATTRS))
 		return -EINVAL;
 	p = &dev->mem->p;
 	/* Naturally aligned to the smallest power-of-two number of pages holding it. */
@@ -347,7 +366,8 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 		.coherent = true,
 	};
 	iotlb__read_lock();
-	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, IOTLB_ATTR_NO_WARN, &pool, &slot);
+	/* Coherent allocations never log a full pool, as before attributes. */
+	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, attrs | IOTLB_ATTR_NO_WARN, &pool, &slot);
 	if (!err) {
 		/* Coherent memory starts zeroed, never with an earlier user's bytes. */
 		memset(pool->vaddr + (slot << p->slot_shift), 0, size);

@@ -36,6 +36,7 @@ static void add_provider_pool(struct iotlb_mem *mem)
 	pool->index = mem->next_pool_index++;
 	iotlb__domain_add_pool(&mem->shared, pool);
 	pthread_mutex_unlock(&mem->writer_lock);
+	iotlb__wait_room_freed(&mem->shared); /* wake a waiter (wait.c) */
 }
 
 static void *grow_worker(void *arg)
