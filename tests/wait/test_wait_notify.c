@@ -253,6 +253,42 @@ static void test_room_in_other_pools_does_not_fire(void **state)
 	w_teardown(&w);
 }
 
+static void test_only_devices_whose_request_failed_are_called(void **state)
+{
+	struct wfx w;
+	struct probe pa = {.w = &w}, pb = {.w = &w};
+	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
+	struct iotlb_dev *b;
+	uint64_t dma[8];
+
+	(void)state;
+	setup(&w);
+	assert_int_equal(iotlb_dev_create(w.mem, &dc, &b), 0);
+	first_arming(&w, &pa);
+	assert_int_equal(iotlb_dev_notify_space(b, probe_fn, &pb), 0);
+	pb.calls = 0;
+	fill(&w, w.dev, dma);
+	/* A is armed without a failure; B failed and is armed. */
+	assert_int_equal(iotlb_dev_notify_space(w.dev, probe_fn, &pa), 0);
+	assert_int_equal(map_fails(&w, b), -ENOSPC);
+	assert_int_equal(iotlb_dev_notify_space(b, probe_fn, &pb), 0);
+	assert_int_equal(iotlb_unmap(w.dev, dma[0], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(pb.calls, 1);
+	assert_int_equal(pa.calls, 0);
+	/* A stays armed until a map of A fails and room comes back. */
+	assert_int_equal(iotlb_dev_notify_space(w.dev, probe_fn, &pa), -EBUSY);
+	assert_int_equal(iotlb_map(w.dev, 0, w.orig, CHUNK, IOTLB_TO_DEVICE, 0, &dma[0]), 0);
+	assert_int_equal(map_fails(&w, w.dev), -ENOSPC);
+	assert_int_equal(iotlb_unmap(w.dev, dma[1], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(pa.calls, 1);
+	assert_int_equal(pb.calls, 1);
+	for (unsigned i = 0; i < 8; i++)
+		if (i != 1)
+			assert_int_equal(iotlb_unmap(w.dev, dma[i], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(iotlb_dev_destroy(b), 0);
+	w_teardown(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_room_freed_before_arming_fires_at_once),
 		cmocka_unit_test(test_null_disarms_and_coherent_free_counts),
 		cmocka_unit_test(test_room_in_other_pools_does_not_fire),
+		cmocka_unit_test(test_only_devices_whose_request_failed_are_called),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
