@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wait_bench.h"
 #include "workload.h"
 
 #define PAGE_BYTES 4096u
@@ -29,6 +30,7 @@ struct options {
 	unsigned pool_mb;
 	bool json;
 	bool progress;
+	bool may_block; /* --may-block: wait_bench.c */
 };
 
 static void usage(FILE *f)
@@ -56,6 +58,9 @@ static void usage(FILE *f)
 		"                      malloc   mutex + malloc + memcpy + free (no libiotlb)\n"
 		"      --areas N       force the number of areas (default: from the layout)\n"
 		"      --pool-mb N     bounce memory in MiB (default 64, the kernel's)\n"
+		"      --may-block     waiting (IOTLB_ATTR_MAY_BLOCK) against fail-and-retry,\n"
+		"                      one run each: throughput and time-to-map p50/p99;\n"
+		"                      give more threads x bytes than the pool holds\n"
 		"      --json          print the result as one JSON object\n"
 		"      --no-progress   no progress line\n"
 		"  -h, --help          this text\n"
@@ -80,7 +85,7 @@ static bool parse_uint(const char *s, unsigned long max, unsigned *out)
 static bool parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_DELAY = 256, OPT_LOCK, OPT_LAYOUT, OPT_AREAS, OPT_POOL, OPT_JSON,
-	       OPT_SKIP, OPT_NOPROG };
+	       OPT_SKIP, OPT_NOPROG, OPT_MAY_BLOCK };
 	static const struct option longs[] = {
 		{ "threads", required_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -94,6 +99,7 @@ static bool parse_args(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "skip-sync", no_argument, NULL, OPT_SKIP },
 		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "may-block", no_argument, NULL, OPT_MAY_BLOCK },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -142,6 +148,9 @@ static bool parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_NOPROG:
 			o->progress = false;
+			break;
+		case OPT_MAY_BLOCK:
+			o->may_block = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -282,6 +291,15 @@ int main(int argc, char **argv)
 	}
 	setup = (struct wl_setup){ o.layout, o.lock, o.threads, o.areas,
 				   (size_t)o.pool_mb << 20 };
+	if (o.may_block) { /* its own runs: wait_bench.c */
+		struct wb_opts wb = { setup, o.threads, o.seconds,
+				      { (size_t)o.granule * PAGE_BYTES, o.dir, o.attrs, o.delay_ns } };
+
+		err = wb_run(&wb);
+		if (err)
+			fprintf(stderr, "iotlb-map-bench: --may-block: %s\n", iotlb_strerror(err));
+		return err ? 1 : 0;
+	}
 	err = wl_bed_create(&setup, &bed);
 	if (err) {
 		fprintf(stderr, "iotlb-map-bench: cannot set up layout %s: %s%s\n",
