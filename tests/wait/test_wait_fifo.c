@@ -327,6 +327,7 @@ static void test_grow_waits_only_when_the_provider_fails(void **state)
 			unmap(&w, dma[i], CHUNK);
 	w_teardown(&w);
 	assert_int_equal(tp_all_returned_once(&tp, why, sizeof(why)), 0);
+	tp_fini(&tp);
 }
 
 int main(void)
