@@ -94,12 +94,12 @@ static void test_requests_without_the_attribute_never_wait(void **state)
 	w_call_start(&big, w.dev, w.orig, 2 * CHUNK, NULL);
 	w_until_waiters(w.dev, 1);
 	/* Without the attribute a request takes room even while others wait... */
-	assert_int_equal(iotlb_map(w.dev, 0, w.orig + 9 * CHUNK, W_SLOT, IOTLB_TO_DEVICE, 0, &small),
-			 0);
+	assert_int_equal(
+		iotlb_map(w.dev, 0, w.orig + 9 * CHUNK, W_SLOT, IOTLB_TO_DEVICE, 0, &small), 0);
 	/* ...and fails at once when there is none. */
-	assert_int_equal(iotlb_map(w.dev, 0, w.orig, 2 * CHUNK, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN,
-				   &d),
-			 -ENOSPC);
+	assert_int_equal(
+		iotlb_map(w.dev, 0, w.orig, 2 * CHUNK, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN, &d),
+		-ENOSPC);
 	assert_int_equal(d, 7);
 	assert_int_equal(w_stats(w.dev).map_fail_nospace, 1);
 	unmap(&w, small, W_SLOT);
@@ -125,9 +125,9 @@ static void test_timeout_returns_etimedout_no_earlier_and_changes_nothing(void *
 	fill(&w, dma);
 	before = w_stats(w.dev);
 	start = w_now_ns();
-	assert_int_equal(iotlb_map(w.dev, 0, w.orig, W_SLOT, IOTLB_TO_DEVICE, IOTLB_ATTR_MAY_BLOCK,
-				   &d),
-			 -ETIMEDOUT);
+	assert_int_equal(
+		iotlb_map(w.dev, 0, w.orig, W_SLOT, IOTLB_TO_DEVICE, IOTLB_ATTR_MAY_BLOCK, &d),
+		-ETIMEDOUT);
 	took = w_now_ns() - start;
 	assert_true(took >= timeout); /* a lower bound: never early */
 	assert_int_equal(d, 7);
@@ -172,8 +172,9 @@ static void test_too_big_never_waits(void **state)
 	assert_int_equal(iotlb_map(w.dev, 0, w.orig, W_SEG * W_SLOT + 1, IOTLB_TO_DEVICE,
 				   IOTLB_ATTR_MAY_BLOCK | IOTLB_ATTR_NO_WARN, &d),
 			 -E2BIG);
-	assert_int_equal(iotlb_alloc_attrs(w.dev, W_SEG * W_SLOT + 1, IOTLB_ATTR_MAY_BLOCK, &va, &d),
-			 -E2BIG);
+	assert_int_equal(
+		iotlb_alloc_attrs(w.dev, W_SEG * W_SLOT + 1, IOTLB_ATTR_MAY_BLOCK, &va, &d),
+		-E2BIG);
 	assert_int_equal(iotlb_map(priv, 0, w.orig, W_SEG * W_SLOT + 1, IOTLB_TO_DEVICE,
 				   IOTLB_ATTR_MAY_BLOCK | IOTLB_ATTR_NO_WARN, &d),
 			 -E2BIG);
@@ -267,9 +268,8 @@ static void test_private_pool_waiters_wait_for_their_own_pool(void **state)
 	assert_int_equal(iotlb_unmap(priv, c.dma, W_SLOT, IOTLB_TO_DEVICE, 0), 0);
 	for (unsigned i = 0; i < 8; i++)
 		if (i != 3)
-			assert_int_equal(iotlb_unmap(priv, pdma[i], W_SEG * W_SLOT,
-						     IOTLB_TO_DEVICE, 0),
-					 0);
+			assert_int_equal(
+				iotlb_unmap(priv, pdma[i], W_SEG * W_SLOT, IOTLB_TO_DEVICE, 0), 0);
 	assert_int_equal(iotlb_dev_destroy(priv), 0);
 	w_teardown(&w);
 }
@@ -295,9 +295,8 @@ static void test_grow_waits_only_when_the_provider_fails(void **state)
 	assert_int_equal(iotlb_mem_create(&cfg, &w.mem), 0);
 	assert_int_equal(iotlb_dev_create(w.mem, &dc, &w.dev), 0);
 	fill(&w, dma);
-	assert_int_equal(iotlb_map(w.dev, 0, w.orig, W_SLOT, IOTLB_TO_DEVICE, IOTLB_ATTR_MAY_BLOCK,
-				   &t),
-			 0);
+	assert_int_equal(
+		iotlb_map(w.dev, 0, w.orig, W_SLOT, IOTLB_TO_DEVICE, IOTLB_ATTR_MAY_BLOCK, &t), 0);
 	assert_int_equal(w_stats(w.dev).waits, 0);
 	assert_int_equal(w_stats(w.dev).transient_pools, 1);
 	unmap(&w, t, W_SLOT);

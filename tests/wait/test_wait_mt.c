@@ -7,8 +7,8 @@
  * shows as a notify wait past the hang guard, or as the ctest timeout.
  * IOTLB_TEST_SCALE=tsan or asan runs fewer rounds.
  */
-#include <semaphore.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdio.h>
 
 #include "wfx.h"
@@ -105,8 +105,7 @@ static void one_map(struct worker *k, struct rng *r, unsigned round)
 		return;
 	}
 	for (size_t i = 0; i < size; i++)
-		k->bad_bytes +=
-			orig[i] != pattern(k->id, round, i, dir == IOTLB_TO_DEVICE ? 0 : 1);
+		k->bad_bytes += orig[i] != pattern(k->id, round, i, dir == IOTLB_TO_DEVICE ? 0 : 1);
 }
 
 static void one_alloc(struct worker *k, struct rng *r)

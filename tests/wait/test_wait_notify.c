@@ -98,9 +98,9 @@ static void setup(struct wfx *w)
 static void fill(struct wfx *w, struct iotlb_dev *dev, uint64_t dma[8])
 {
 	for (unsigned i = 0; i < 8; i++)
-		assert_int_equal(iotlb_map(dev, 0, w->orig + i * CHUNK, CHUNK, IOTLB_TO_DEVICE, 0,
-					   &dma[i]),
-				 0);
+		assert_int_equal(
+			iotlb_map(dev, 0, w->orig + i * CHUNK, CHUNK, IOTLB_TO_DEVICE, 0, &dma[i]),
+			0);
 }
 
 static int map_fails(struct wfx *w, struct iotlb_dev *dev)
@@ -232,9 +232,8 @@ static void test_room_in_other_pools_does_not_fire(void **state)
 	dc.private_size = 1024 * W_SLOT; /* one block: eight segments */
 	assert_int_equal(iotlb_dev_create(w.mem, &dc, &priv), 0);
 	for (unsigned i = 0; i < 8; i++)
-		assert_int_equal(iotlb_map(priv, 0, w.orig + i * seg, seg, IOTLB_TO_DEVICE, 0,
-					   &pdma[i]),
-				 0);
+		assert_int_equal(
+			iotlb_map(priv, 0, w.orig + i * seg, seg, IOTLB_TO_DEVICE, 0, &pdma[i]), 0);
 	assert_int_equal(iotlb_dev_notify_space(priv, probe_fn, &p), 0); /* first: at once */
 	p.calls = 0;
 	assert_int_equal(map_fails(&w, priv), -ENOSPC);

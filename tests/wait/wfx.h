@@ -64,8 +64,7 @@ static inline void w_setup_cfg(struct wfx *w, struct iotlb_mem_config *cfg, uint
 	cfg->nareas = nareas;
 }
 
-static inline void w_setup(struct wfx *w, uint64_t nslots, unsigned nareas,
-			   uint64_t timeout_ns)
+static inline void w_setup(struct wfx *w, uint64_t nslots, unsigned nareas, uint64_t timeout_ns)
 {
 	struct iotlb_mem_config cfg = IOTLB_MEM_CONFIG_INIT;
 	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
@@ -143,8 +142,8 @@ struct w_call {
 	unsigned attrs;
 	int err;
 	uint64_t dma;
-	unsigned order;	     /* when it returned, among the calls sharing `served` */
-	unsigned *served;    /* counter shared by the calls of one test */
+	unsigned order;	  /* when it returned, among the calls sharing `served` */
+	unsigned *served; /* counter shared by the calls of one test */
 };
 
 static inline void *w_call_main(void *arg)
@@ -161,8 +160,12 @@ static inline void *w_call_main(void *arg)
 static inline void w_call_start(struct w_call *c, struct iotlb_dev *dev, void *orig, size_t size,
 				unsigned *served)
 {
-	*c = (struct w_call){.dev = dev, .orig = orig, .size = size,
-			     .attrs = IOTLB_ATTR_MAY_BLOCK, .dma = 1, .served = served};
+	*c = (struct w_call){.dev = dev,
+			     .orig = orig,
+			     .size = size,
+			     .attrs = IOTLB_ATTR_MAY_BLOCK,
+			     .dma = 1,
+			     .served = served};
 	assert_int_equal(pthread_create(&c->thread, NULL, w_call_main, c), 0);
 }
 
