@@ -284,7 +284,7 @@ static void test_grow_waits_only_when_the_provider_fails(void **state)
 	struct w_call c;
 	uint64_t dma[8], extra[16], t;
 	unsigned n = 0;
-	char why[200];
+	char why[512]; /* room for the provider's own 200-byte description */
 
 	(void)state;
 	tp_init(&tp, 1ull << 40);
