@@ -207,7 +207,13 @@ IOTLB_API int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t 
 /* Coherent allocations. */
 IOTLB_API int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out);
 IOTLB_API int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size);
-/* iotlb_alloc with attributes: IOTLB_ATTR_MAY_BLOCK and IOTLB_ATTR_NO_WARN. */
+/*
+ * iotlb_alloc with attributes: IOTLB_ATTR_MAY_BLOCK and IOTLB_ATTR_NO_WARN
+ * (coherent allocations never log a full pool anyway). Errors: -EINVAL (NULL
+ * argument, size 0, another attribute), -E2BIG, -ENOSPC (without
+ * IOTLB_ATTR_MAY_BLOCK), -ETIMEDOUT (with it, after wait_timeout_ns), and
+ * -ENOMEM from a growable mem's transient pool.
+ */
 IOTLB_API int iotlb_alloc_attrs(struct iotlb_dev *dev, size_t size, unsigned attrs,
 				void **vaddr_out, uint64_t *dma_out);
 
@@ -223,7 +229,8 @@ IOTLB_API int iotlb_alloc_attrs(struct iotlb_dev *dev, size_t size, unsigned att
  * returns -ETIMEDOUT and has changed nothing. -E2BIG never waits; with
  * IOTLB_MEM_GROW a request is first served from a transient pool and waits
  * only when the region provider fails. Requests without the attribute never
- * wait and may take room ahead of waiters.
+ * wait and may take room ahead of waiters. iotlb_map errors with the
+ * attribute: those without it, but -ETIMEDOUT instead of -ENOSPC.
  *
  * iotlb_dev_notify_space arms a one-shot callback for callers that must not
  * block: after a map or alloc of `dev` failed with -ENOSPC, the next unmap or
