@@ -13,6 +13,7 @@
 
 #include "report.h"
 #include "scaling.h"
+#include "wait_bench.h"
 #include "workload.h"
 
 #define PAGE_BYTES 4096u
@@ -34,6 +35,7 @@ struct options {
 	size_t pool_bytes;
 	bool json;
 	bool progress;
+	bool may_block; /* --may-block: wait_bench.c */
 	bool unbound;
 	bool scaling;
 	struct wl_scaling_cfg scale;
@@ -73,6 +75,9 @@ static void usage(FILE *f)
 		"                      (default 64M, the kernel's)\n"
 		"      --pool-mb N     the same in MiB\n"
 		"      --unbound       leave threads to the scheduler (reported in the output)\n"
+		"      --may-block     waiting (IOTLB_ATTR_MAY_BLOCK) against fail-and-retry,\n"
+		"                      one run each: throughput and time-to-map p50/p99;\n"
+		"                      give more threads x bytes than the pool holds\n"
 		"      --json          print the result as one JSON object\n"
 		"      --no-progress   no progress line\n"
 		"      --scaling       the scaling report: N threads against 1 for private\n"
@@ -165,7 +170,8 @@ static const char *opt_name(int c, const struct option *longs)
 static bool parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LOCK = 256, OPT_LAYOUT, OPT_AREAS, OPT_POOL_MB, OPT_POOL_SIZE, OPT_JSON,
-	       OPT_SKIP, OPT_NOPROG, OPT_UNBOUND, OPT_SCALING, OPT_LIST, OPT_ROUNDS };
+	       OPT_SKIP, OPT_NOPROG, OPT_UNBOUND, OPT_SCALING, OPT_LIST, OPT_ROUNDS,
+	       OPT_MAY_BLOCK };
 	static const struct option longs[] = {
 		{ "threads", required_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -180,6 +186,7 @@ static bool parse_args(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "skip-sync", no_argument, NULL, OPT_SKIP },
 		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "may-block", no_argument, NULL, OPT_MAY_BLOCK },
 		{ "unbound", no_argument, NULL, OPT_UNBOUND },
 		{ "scaling", no_argument, NULL, OPT_SCALING },
 		{ "threads-list", required_argument, NULL, OPT_LIST },
@@ -244,6 +251,9 @@ static bool parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SKIP:
 			o->attrs |= IOTLB_ATTR_SKIP_CPU_SYNC;
+			break;
+		case OPT_MAY_BLOCK:
+			o->may_block = true;
 			break;
 		case OPT_NOPROG:
 			o->progress = false;
@@ -484,6 +494,15 @@ int main(int argc, char **argv)
 		return wl_scaling(&o.scale) ? 1 : 0;
 	}
 	setup = (struct wl_setup){ o.layout, o.lock, o.threads, o.areas, o.pool_bytes };
+	if (o.may_block) { /* its own runs: wait_bench.c */
+		struct wb_opts wb = { setup, o.threads, o.seconds,
+				      { (size_t)o.granule * PAGE_BYTES, o.dir, o.attrs, o.delay_ns } };
+
+		err = wb_run(&wb);
+		if (err)
+			fprintf(stderr, "iotlb-map-bench: --may-block: %s\n", iotlb_strerror(err));
+		return err ? 1 : 0;
+	}
 	err = wl_bed_create(&setup, &bed);
 	if (err) {
 		fprintf(stderr, "iotlb-map-bench: cannot set up layout %s: %s%s\n",

@@ -46,6 +46,7 @@ static void add_provider_pool(struct iotlb_mem *mem)
 	}
 	mem->next_pool_index++;
 	pthread_mutex_unlock(&mem->writer_lock);
+	iotlb__wait_room_freed(&mem->shared); /* wake a waiter (wait.c) */
 }
 
 static void *grow_worker(void *arg)

@@ -216,6 +216,7 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 		goto fail;
 	}
 	mem->next_dev_id = 1;
+	iotlb__waitq_init(&mem->shared.wq);
 	pool->index = mem->next_pool_index++;
 	*out = mem;
 	return 0;
@@ -247,6 +248,7 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 	destroy_pool_list(mem, mem->shared.transient);
 	iotlb__domain_fini(&mem->shared);
 	pthread_mutex_destroy(&mem->writer_lock);
+	iotlb__waitq_destroy(&mem->shared.wq);
 	iotlb__free(mem);
 	return 0;
 }
@@ -297,6 +299,9 @@ int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, si
 		mem->next_pool_index++;
 out:
 	pthread_mutex_unlock(&mem->writer_lock);
+	/* New room: blocking requests may be waiting for it (wait.c). */
+	if (!err)
+		iotlb__wait_room_freed(&mem->shared);
 	return err;
 }
 

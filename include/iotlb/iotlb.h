@@ -14,11 +14,19 @@
  *   iotlb_max_mapping_size,               |
  *   iotlb_mem_stats, iotlb_dev_stats,     |
  *   iotlb_*_area_stats, iotlb_stats_print,|
- *   iotlb_mem_reset_hiwater               |
+ *   iotlb_mem_reset_hiwater,              |
+ *   iotlb_alloc_attrs,                    |
+ *   iotlb_dev_notify_space                |
  *   iotlb_mem_add_pool                    | every call above
  *   iotlb_dev_create                      | every call above on other devices
  *   iotlb_dev_destroy                     | calls on other devices only
  *   iotlb_mem_create / iotlb_mem_destroy  | nothing on that mem
+ *
+ *   A blocking (IOTLB_ATTR_MAY_BLOCK) call sleeps holding no library lock;
+ *   it may wait on unmaps from other threads only: a thread that waits for
+ *   room only it could free waits until its timeout. A notify callback runs
+ *   in the unmapping thread with no library lock held and may call anything
+ *   in the first block, on any device.
  *
  *   The same handle must not be unmapped (or freed) twice, concurrently or
  *   not; a repeated unmap is refused with -ENOENT when it is detected.
@@ -57,6 +65,7 @@ enum iotlb_dir {
 
 #define IOTLB_ATTR_SKIP_CPU_SYNC (1u << 0) /* unmap: no copy back */
 #define IOTLB_ATTR_NO_WARN (1u << 1)	   /* failed map: no log line */
+#define IOTLB_ATTR_MAY_BLOCK (1u << 2)	   /* map, alloc_attrs: wait instead of -ENOSPC */
 #define IOTLB_ANY_QUEUE (-1)		   /* let the selection policy choose */
 
 enum iotlb_lock_kind {
@@ -164,6 +173,7 @@ struct iotlb_dev_config {
 	uint64_t seg_boundary_mask; /* 0 -> all ones (no boundary) */
 	size_t private_size;	    /* > 0: carve a private pool of IO TLB blocks */
 	unsigned nqueues;	    /* child pools of a private pool; 0 -> 1 */
+	uint64_t wait_timeout_ns;   /* IOTLB_ATTR_MAY_BLOCK: longest wait; 0 = no limit */
 };
 
 /* clang-format off */
@@ -328,6 +338,42 @@ IOTLB_API int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, 
  * -ENOENT  dma is not the start of a live coherent allocation of this device
  */
 IOTLB_API int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size);
+/*
+ * iotlb_alloc with attributes: IOTLB_ATTR_MAY_BLOCK and IOTLB_ATTR_NO_WARN
+ * (coherent allocations never log a full pool anyway). Errors: -EINVAL (NULL
+ * argument, size 0, another attribute), -E2BIG, -ENOSPC (without
+ * IOTLB_ATTR_MAY_BLOCK), -ETIMEDOUT (with it, after wait_timeout_ns), and
+ * -ENOMEM from a growable mem's transient pool.
+ */
+IOTLB_API int iotlb_alloc_attrs(struct iotlb_dev *dev, size_t size, unsigned attrs,
+				void **vaddr_out, uint64_t *dma_out);
+
+/*
+ * Waiting for room (docs/design.md, "Waiting for room").
+ *
+ * IOTLB_ATTR_MAY_BLOCK: a map or alloc that finds no room waits until an
+ * unmap or free of the same pools (the shared pools, or the device's private
+ * pool) makes room, instead of failing with -ENOSPC. Blocking requests on the
+ * same pools are served strictly in arrival order: a new one queues behind
+ * earlier waiters even when room exists, and only the oldest retries. The
+ * wait is limited by the device's wait_timeout_ns (0 = none); then the call
+ * returns -ETIMEDOUT and has changed nothing. -E2BIG never waits; with
+ * IOTLB_MEM_GROW a request is first served from a transient pool and waits
+ * only when the region provider fails. Requests without the attribute never
+ * wait and may take room ahead of waiters. iotlb_map errors with the
+ * attribute: those without it, but -ETIMEDOUT instead of -ENOSPC.
+ *
+ * iotlb_dev_notify_space arms a one-shot callback for callers that must not
+ * block: after a map or alloc of `dev` failed with -ENOSPC, the next unmap or
+ * free that returns slots to the pools `dev` maps from calls fn(ctx) once, in
+ * the thread of that unmap or free and before it returns, with no library
+ * lock held (fn may map, unmap and re-arm), then disarms. If room was freed
+ * between the failure and the arming, the arming itself calls fn(ctx) before
+ * returning; so does the first arming of a device, whose earlier failures
+ * were not tracked. Returns 0, -EBUSY if a callback is already armed, and
+ * fn == NULL disarms (0). -EINVAL for a NULL dev.
+ */
+IOTLB_API int iotlb_dev_notify_space(struct iotlb_dev *dev, void (*fn)(void *ctx), void *ctx);
 
 /* Queries: no error codes. */
 
