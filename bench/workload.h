@@ -51,7 +51,7 @@ struct wl_setup {
 	size_t pool_bytes;  /* 0: WL_POOL_BYTES */
 };
 
-/* One map+unmap pair. Map always copies (ALGORITHM.md 5.1); unmap copies back
+/* One map+unmap pair. Map always copies (docs/algorithm.md#map-copy); unmap copies back
  * for FROM_DEVICE / BIDIRECTIONAL unless IOTLB_ATTR_SKIP_CPU_SYNC is set. */
 struct wl_op {
 	size_t size;
