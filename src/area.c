@@ -2,7 +2,7 @@
 /*
  * Areas (child pools): how a pool is split, the per-area lock with its
  * contention accounting, which area a request tries first and the fallback
- * order across areas and pools (ALGORITHM.md sections 3 and 7).
+ * order across areas and pools (docs/algorithm.md#areas, #area-major).
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -132,16 +132,6 @@ void iotlb__areas_destroy(struct iotlb__pool *pool)
 	pool->state_mem = NULL;
 }
 
-unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot)
-{
-	uint64_t a;
-
-	if (pool->nareas == 1)
-		return 0;
-	a = slot / pool->area_nslots;
-	return (unsigned)(a < pool->nareas - 1 ? a : pool->nareas - 1);
-}
-
 void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
 {
 	const struct iotlb_lock_ops *ops = pool->lock_ops;
@@ -231,12 +221,11 @@ int64_t iotlb__area_take(struct iotlb__pool *pool, unsigned a, const struct iotl
 
 int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotlb__search *s,
 		       const struct iotlb__req *req, struct iotlb__pool **pool_out,
-		       uint64_t *slot_out)
+		       uint64_t *slot_out, bool *settle)
 {
 	unsigned max_nareas = IOTLB__LOAD(&d->max_nareas);
 	struct iotlb__pool *first = rcu_dereference(d->pools);
 	unsigned attempts = 0;
-	bool settle = false;
 
 	/* Area-major: the k-th choice of every pool before the (k+1)-th of any. */
 	for (unsigned k = 0; k < max_nareas; k++) {
@@ -249,10 +238,8 @@ int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotl
 			if (attempts++ == 1)
 				IOTLB__ADD(&d->area_fallbacks, 1);
 			slot = iotlb__area_take(pool, (hint + k) & (pool->nareas - 1), s, req,
-						&settle);
+						settle);
 			if (slot >= 0) {
-				if (settle)
-					iotlb__hiwater_settle(d);
 				*pool_out = pool;
 				*slot_out = (uint64_t)slot;
 				return 0;

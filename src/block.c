@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IO TLB blocks and device private pools (ALGORITHM.md section 6): a device
+ * IO TLB blocks and device private pools (docs/algorithm.md#blocks): a device
  * created with a private size gets contiguous free blocks carved out of the
  * shared pools, and maps only inside them, on its own child areas.
  */

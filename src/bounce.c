@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Streaming mappings and coherent allocations: map / unmap / sync copies with
- * the kernel's direction and partial-sync rules (ALGORITHM.md section 5), and
+ * the kernel's direction and partial-sync rules (docs/algorithm.md#map-steps to #coherent), and
  * the checks that refuse anything that is not a live handle of the device.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "wait.h"
 
 #define KNOWN_ATTRS (IOTLB_ATTR_SKIP_CPU_SYNC | IOTLB_ATTR_NO_WARN)
 #define MAP_ATTRS (KNOWN_ATTRS | IOTLB_ATTR_MAY_BLOCK)
@@ -78,6 +79,7 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 	struct iotlb_mem *mem = dev->mem;
 	struct iotlb__domain *d = dev->domain;
 	struct iotlb__search s;
+	bool settle = false;
 	unsigned hint;
 	int err;
 
@@ -94,7 +96,9 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 	if ((attrs & IOTLB_ATTR_MAY_BLOCK) && iotlb__wait_queued(&d->wq))
 		err = -ENOSPC;
 	else
-		err = iotlb__domain_find(d, hint, &s, req, pool, slot);
+		err = iotlb__domain_find(d, hint, &s, req, pool, slot, &settle);
+	if (!err && settle)
+		iotlb__hiwater_settle(d); /* a rare new high: docs/design.md */
 	if (err && d == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		/* Grow in the background; serve this request right now. */
 		iotlb__grow_request(mem);

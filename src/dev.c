@@ -10,6 +10,7 @@
 #include <urcu/pointer.h>
 
 #include "internal.h"
+#include "wait.h"
 
 static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
 {
@@ -20,7 +21,7 @@ static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
 		return -EINVAL;
 	if (c->seg_boundary_mask < mem->p.slot_size - 1)
 		return -EINVAL;
-	/* Alignment is judged on the boundary-masked address (ALGORITHM.md 5.1):
+	/* Alignment is judged on the boundary-masked address (docs/algorithm.md#map-guarantees):
 	 * a smaller boundary mask would silently break the guarantees. */
 	if (c->seg_boundary_mask < c->min_align_mask || c->seg_boundary_mask < c->alloc_align_mask)
 		return -EINVAL;
@@ -117,7 +118,7 @@ size_t iotlb_max_mapping_size(const struct iotlb_dev *dev)
 		return 0;
 	p = &dev->mem->p;
 	segment_bytes = (uint64_t)p->segment_slots << p->slot_shift;
-	/* Worst case over all originals (ALGORITHM.md 5.5). */
+	/* Worst case over all originals (docs/algorithm.md#max-mapping). */
 	if (dev->min_align_mask)
 		reserve = (dev->min_align_mask + p->slot_size - 1) & ~(p->slot_size - 1);
 	return reserve < segment_bytes ? (size_t)(segment_bytes - reserve) : 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The growable allocator (ALGORITHM.md section 7): a worker thread adds
+ * The growable allocator (docs/algorithm.md, "Growth"): a worker thread adds
  * pools from the caller's region provider when every pool is full, and a
  * request that found no room meanwhile is served from a transient pool of
  * its own, handed back to the provider after its unmap and a grace period.
@@ -12,6 +12,7 @@
 #include <urcu/pointer.h>
 
 #include "internal.h"
+#include "wait.h"
 
 static void add_provider_pool(struct iotlb_mem *mem)
 {

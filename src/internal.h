@@ -79,7 +79,7 @@ struct iotlb__slot {
 /* One search request: everything the area search needs, and what to record. */
 struct iotlb__req {
 	uint64_t orig;		   /* original address; 0 = absent (coherent) */
-	uint64_t alloc_size;	   /* bytes, padding included (ALGORITHM.md 5.1) */
+	uint64_t alloc_size;	   /* bytes, padding included (docs/algorithm.md#map-steps) */
 	uint64_t alloc_align_mask; /* as passed to the search, before step 4 */
 	uint64_t min_align_mask;
 	uint64_t seg_boundary_mask; /* all ones = none */
@@ -183,14 +183,13 @@ struct iotlb__area {
 	uint64_t syncs, bounced_to_device, bounced_to_cpu, overflow_clamps;
 } __attribute__((aligned(IOTLB__CACHELINE)));
 
-/* Number of areas for a pool (ALGORITHM.md 3). */
+/* Number of areas for a pool (docs/algorithm.md#area-count). */
 IOTLB__HIDDEN unsigned iotlb__nareas_for(unsigned requested, uint64_t nslots,
 					 unsigned segment_slots);
 IOTLB__HIDDEN int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
 				      const struct iotlb_lock_ops *ops);
 IOTLB__HIDDEN void iotlb__areas_destroy(struct iotlb__pool *pool);
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a);
-IOTLB__HIDDEN unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot);
 /* Searches area `a` and takes the slots for `req` under its lock. Returns the
  * first slot or -1; *settle is set when the high-water mark needs settling
  * (call iotlb__hiwater_settle after every lock is dropped). */
@@ -255,6 +254,16 @@ IOTLB__HIDDEN int iotlb__pool_create(const struct iotlb_mem_params *p,
 				     uint64_t dma_addr, uint64_t nslots, unsigned nareas_req,
 				     struct iotlb__pool **out);
 IOTLB__HIDDEN void iotlb__pool_destroy(struct iotlb__pool *pool);
+/* The area of a slot by arithmetic (hot paths read the slot record instead). */
+static inline unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot)
+{
+	uint64_t a;
+
+	if (pool->nareas == 1)
+		return 0;
+	a = slot / pool->area_nslots;
+	return (unsigned)(a < pool->nareas - 1 ? a : pool->nareas - 1);
+}
 static inline bool iotlb__pool_contains(const struct iotlb__pool *pool, uint64_t dma)
 {
 	return dma >= pool->dma_addr && dma < pool->end_dma;
@@ -294,31 +303,7 @@ struct iotlb__notify {
 	bool used; /* armed at least once: failures are recorded (read relaxed) */
 };
 
-struct iotlb__domain;
-
-IOTLB__HIDDEN void iotlb__waitq_init(struct iotlb__waitq *wq);
-IOTLB__HIDDEN void iotlb__waitq_destroy(struct iotlb__waitq *wq);
-/* Does a blocking request wait already? Then a new one must queue behind it. */
-static inline bool iotlb__wait_queued(const struct iotlb__waitq *wq)
-{
-	return IOTLB__LOAD(&wq->nwaiters) != 0;
-}
-/*
- * A search of `dev`'s domain found no room (-ENOSPC): with
- * IOTLB_ATTR_MAY_BLOCK wait in line for it, else record the failure for a
- * notify callback. 0 with the slots taken, -ENOSPC, -ETIMEDOUT, or an error
- * of the growth path.
- */
-IOTLB__HIDDEN int iotlb__wait_nospace(struct iotlb_dev *dev, unsigned hint,
-				      const struct iotlb__search *s, const struct iotlb__req *req,
-				      unsigned attrs, struct iotlb__pool **pool_out,
-				      uint64_t *slot_out, bool *rcu);
-/* Slow half of iotlb__wait_room_freed: wake the head, fire notify callbacks. */
-IOTLB__HIDDEN void iotlb__wait_wake(struct iotlb__domain *d);
-/* Disarms a device's notify before it goes away. */
-IOTLB__HIDDEN void iotlb__wait_dev_gone(struct iotlb_dev *dev);
-/* Adds the domain's wait counters to `s`. */
-IOTLB__HIDDEN void iotlb__wait_stats(const struct iotlb__waitq *wq, struct iotlb_stats *s);
+/* The functions of wait.c are declared in wait.h. */
 
 /* ------------------------------------------------------------------ mem.c */
 
@@ -360,16 +345,6 @@ struct iotlb__domain {
 	struct iotlb_stats retired __attribute__((aligned(IOTLB__CACHELINE)));
 	struct iotlb__waitq wq; /* waiting for room (wait.c), lines of its own */
 };
-
-/*
- * The release hook: called after slots went back to `d` (area lock dropped).
- * Costs one relaxed load of a line nobody writes while nobody waits.
- */
-static inline void iotlb__wait_room_freed(struct iotlb__domain *d)
-{
-	if (__builtin_expect(IOTLB__LOAD(&d->wq.active) != 0, 0))
-		iotlb__wait_wake(d);
-}
 
 struct iotlb_mem {
 	struct iotlb_mem_config cfg; /* validated copy, defaults applied */
@@ -449,7 +424,7 @@ IOTLB__HIDDEN void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__
 
 /* ------------------------------------------------------------------ block.c */
 
-/* Carves a private pool for `dev` (ALGORITHM.md 6); -ENOSPC, -E2BIG, -ENOMEM. */
+/* Carves a private pool for `dev` (docs/algorithm.md#blocks); -ENOSPC, -E2BIG, -ENOMEM. */
 IOTLB__HIDDEN int iotlb__private_create(struct iotlb_dev *dev, size_t private_size,
 					unsigned nqueues);
 /* Gives the blocks back; the device must have nothing live. */
@@ -461,10 +436,12 @@ IOTLB__HIDDEN void iotlb__private_destroy(struct iotlb_dev *dev);
 IOTLB__HIDDEN unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue);
 
 /* Finds and takes slots for `req` across the domain's pools, area-major
- * (docs/algorithm.md, "Areas" and "Growth"). 0, -ENOSPC. */
+ * (docs/algorithm.md, "Areas" and "Growth"). 0, -ENOSPC. On success
+ * *settle says whether the caller must call iotlb__hiwater_settle(d). */
 IOTLB__HIDDEN int iotlb__domain_find(struct iotlb__domain *d, unsigned hint,
 				     const struct iotlb__search *s, const struct iotlb__req *req,
-				     struct iotlb__pool **pool_out, uint64_t *slot_out);
+				     struct iotlb__pool **pool_out, uint64_t *slot_out,
+				     bool *settle);
 
 /* ------------------------------------------------------------------ config.c */
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "wait.h"
 
 #define KNOWN_MEM_FLAGS (IOTLB_MEM_GROW | IOTLB_MEM_SCRUB)
 

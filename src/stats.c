@@ -196,7 +196,11 @@ void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s)
 	s->grow_attempts = IOTLB__LOAD(&d->grow_attempts);
 	s->grow_failures = IOTLB__LOAD(&d->grow_failures);
 	s->transient_pools = IOTLB__LOAD(&d->transient_pools);
-	iotlb__wait_stats(&d->wq, s);
+	/* The wait queue's counters (wait.c writes them under its lock). */
+	s->waits = IOTLB__LOAD(&d->wq.waits);
+	s->wait_timeouts = IOTLB__LOAD(&d->wq.wait_timeouts);
+	s->wait_ns = IOTLB__LOAD(&d->wq.wait_ns);
+	s->wait_ns_max = IOTLB__LOAD(&d->wq.wait_ns_max);
 }
 
 /* Hands the caller the prefix of `full` that its struct_size covers. */

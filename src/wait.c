@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "wait.h"
 
 /* One blocking request, on its caller's stack for the length of the wait. */
 struct iotlb__waiter {
@@ -76,8 +77,12 @@ struct attempt {
 static int attempt(struct iotlb_dev *dev, const struct attempt *a)
 {
 	struct iotlb_mem *mem = dev->mem;
-	int err = iotlb__domain_find(dev->domain, a->hint, a->s, a->req, a->pool_out, a->slot_out);
+	bool settle = false;
+	int err = iotlb__domain_find(dev->domain, a->hint, a->s, a->req, a->pool_out, a->slot_out,
+				     &settle);
 
+	if (!err && settle)
+		iotlb__hiwater_settle(dev->domain);
 	if (err && dev->domain == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		iotlb__grow_request(mem);
 		iotlb__read_lock();
@@ -377,13 +382,4 @@ void iotlb__wait_dev_gone(struct iotlb_dev *dev)
 	if (dev->notify.armed)
 		unlink_armed(wq, dev);
 	pthread_mutex_unlock(&wq->lock);
-}
-
-void iotlb__wait_stats(const struct iotlb__waitq *wq, struct iotlb_stats *s)
-{
-	s->waits += IOTLB__LOAD(&wq->waits);
-	s->wait_timeouts += IOTLB__LOAD(&wq->wait_timeouts);
-	s->wait_ns += IOTLB__LOAD(&wq->wait_ns);
-	if (IOTLB__LOAD(&wq->wait_ns_max) > s->wait_ns_max)
-		s->wait_ns_max = IOTLB__LOAD(&wq->wait_ns_max);
 }
