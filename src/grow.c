@@ -12,30 +12,42 @@
 static void add_provider_pool(struct iotlb_mem *mem)
 {
 	const struct iotlb_region_ops *ops = mem->cfg.region_ops;
-	struct iotlb__pool *pool;
+	struct iotlb__pool *pool = NULL;
 	void *va = NULL;
 	uint64_t dma = 0;
 	size_t size = mem->cfg.grow_size;
+	int err;
 
 	IOTLB__ADD(&mem->shared.grow_attempts, 1);
 	if (ops->alloc(mem->cfg.region_ctx, size, &va, &dma) || !va) {
 		IOTLB__ADD(&mem->shared.grow_failures, 1);
 		return;
 	}
-	if (iotlb__pool_create(&mem->p, &mem->lock_ops, va, dma, size >> mem->p.slot_shift,
-			       mem->cfg.nareas, &pool)) {
+	/* Checked and published under one hold of the writer lock, so that two
+	 * regions racing in (this one and a transient pool) are compared. */
+	pthread_mutex_lock(&mem->writer_lock);
+	err = iotlb__provider_region_check(mem, va, dma, size);
+	if (!err)
+		err = iotlb__pool_create(&mem->p, &mem->lock_ops, va, dma,
+					 size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
+	if (!err) {
+		pool->from_provider = true;
+		pool->region = va;
+		pool->region_dma = dma;
+		pool->region_size = size;
+		pool->index = mem->next_pool_index++;
+		iotlb__domain_add_pool(&mem->shared, pool);
+	}
+	pthread_mutex_unlock(&mem->writer_lock);
+	if (err) {
+		if (err == -EINVAL)
+			iotlb__log(mem, IOTLB_LOG_WARNING,
+				   "iotlb: growth region refused (vaddr %p, dma %#llx, %zu bytes): "
+				   "misaligned, wrapping or overlapping a pool",
+				   va, (unsigned long long)dma, size);
 		ops->free(mem->cfg.region_ctx, va, dma, size);
 		IOTLB__ADD(&mem->shared.grow_failures, 1);
-		return;
 	}
-	pool->from_provider = true;
-	pool->region = va;
-	pool->region_dma = dma;
-	pool->region_size = size;
-	pthread_mutex_lock(&mem->writer_lock);
-	pool->index = mem->next_pool_index++;
-	iotlb__domain_add_pool(&mem->shared, pool);
-	pthread_mutex_unlock(&mem->writer_lock);
 }
 
 static void *grow_worker(void *arg)
@@ -109,11 +121,83 @@ void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool)
 	iotlb__pool_destroy(pool);
 }
 
+/* First k < limit such that `req` may start k slots after `addr`, or limit. */
+static uint64_t first_fit(const struct iotlb_mem_params *p, const struct iotlb__req *req,
+			  uint64_t addr, uint64_t limit)
+{
+	uint64_t k;
+
+	for (k = 0; k < limit; k++)
+		if (iotlb__req_fits_at(p, req, addr + (k << p->slot_shift)))
+			break;
+	return k;
+}
+
+/*
+ * The slots a page-aligned region needs in front of `req` so that it can
+ * start at an allowed slot, in the worst case over the region's address.
+ * Whether `req` fits at an address depends only on that address modulo a
+ * period q (the boundary window, or the alignment stride when there is no
+ * boundary), and the places it fits are evenly spaced inside one window. So
+ * the worst start is the first page after a fitting place: after the first
+ * of a window (stands for every inner gap), after the last (the gap to the
+ * next window), or 0. Returns UINT64_MAX when `req` fits nowhere.
+ */
+uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p, const struct iotlb__req *req)
+{
+	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
+	uint64_t stride = iotlb__req_stride(p, req);
+	uint64_t page_slots = p->page_size >> p->slot_shift;
+	/* Every gap between fitting places is shorter than this. */
+	uint64_t limit = 2 * stride + 2 * nslots + page_slots;
+	bool windowed = req->seg_boundary_mask != UINT64_MAX;
+	uint64_t window = (req->seg_boundary_mask >> p->slot_shift) + 1; /* in slots */
+	uint64_t q = windowed ? window : stride;
+	uint64_t first, last, worst = 0, cand[3];
+
+	first = first_fit(p, req, 0, limit);
+	if (first == limit || (windowed && first >= window))
+		return UINT64_MAX;
+	last = first;
+	/* The last fitting slot of the window [0, window): near its end. */
+	for (uint64_t i = window; windowed && i-- > first && window - i <= limit;)
+		if (iotlb__req_fits_at(p, req, i << p->slot_shift)) {
+			last = i;
+			break;
+		}
+	cand[0] = 0;
+	cand[1] = ((first / page_slots + 1) * page_slots) % q;
+	cand[2] = ((last / page_slots + 1) * page_slots) % q;
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t k = first_fit(p, req, cand[i] << p->slot_shift, limit);
+
+		if (k == limit)
+			return UINT64_MAX;
+		if (k > worst)
+			worst = k;
+	}
+	return worst;
+}
+
+/* Refuses a provider region for a transient pool: it goes back unused. */
+static int transient_refuse(struct iotlb_mem *mem, void *va, uint64_t dma, size_t size, int err)
+{
+	if (err == -EINVAL)
+		iotlb__log(mem, IOTLB_LOG_WARNING,
+			   "iotlb: transient region refused (vaddr %p, dma %#llx, %zu bytes): "
+			   "misaligned, wrapping or overlapping a pool",
+			   va, (unsigned long long)dma, size);
+	mem->cfg.region_ops->free(mem->cfg.region_ctx, va, dma, size);
+	IOTLB__ADD(&mem->shared.grow_failures, 1);
+	return -ENOSPC;
+}
+
 /*
  * libiotlb: the kernel sizes a transient pool to exactly the request, so a
- * request that needs an aligned start slot may not fit in it. We take a
- * region with room for any start offset and begin the pool at the first
- * slot that satisfies the request's alignment and boundary rules.
+ * request that needs an aligned start slot may not fit in it. We ask for the
+ * request's slots plus the slack its alignment and boundary need (none for a
+ * request without alignment needs) and begin the pool at the first slot that
+ * satisfies them. The region is validated like a pool of iotlb_mem_add_pool.
  */
 int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 			  struct iotlb__pool **pool_out, uint64_t *slot_out)
@@ -122,23 +206,30 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	const struct iotlb_mem_params *p = &mem->p;
 	struct iotlb__domain *d = &mem->shared;
 	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
-	uint64_t reach = 2 * iotlb__req_stride(p, req) + nslots;
-	size_t size = (size_t)(((reach + nslots) << p->slot_shift) + p->page_size - 1) &
-		      ~(size_t)(p->page_size - 1);
+	uint64_t slack = iotlb__transient_slack(p, req);
 	struct iotlb__pool *pool;
 	void *va = NULL;
 	uint64_t dma = 0, k;
+	size_t size;
 	int64_t slot;
 	int err;
 
+	/* A request no region can place: the provider is not bothered. */
+	if (slack == UINT64_MAX)
+		return -ENOSPC;
+	size = (size_t)((slack + nslots) << p->slot_shift);
 	if (ops->alloc(mem->cfg.region_ctx, size, &va, &dma) || !va)
 		return -ENOSPC;
-	for (k = 0; k < reach; k++)
-		if (iotlb__req_fits_at(p, req, dma + (k << p->slot_shift)))
-			break;
-	err = k == reach ? -ENOSPC
-			 : iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
-					      dma + (k << p->slot_shift), nslots, 1, &pool);
+	/* Page alignment and no wrap first: the search below relies on both. */
+	pthread_mutex_lock(&mem->writer_lock);
+	err = iotlb__provider_region_check(mem, va, dma, size);
+	pthread_mutex_unlock(&mem->writer_lock);
+	if (err)
+		return transient_refuse(mem, va, dma, size, err);
+	k = first_fit(p, req, dma, slack + 1);
+	err = k > slack ? -ENOSPC
+			: iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
+					     dma + (k << p->slot_shift), nslots, 1, &pool);
 	if (err) {
 		ops->free(mem->cfg.region_ctx, va, dma, size);
 		return err;
@@ -155,12 +246,20 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 		return -ENOSPC;
 	}
 	pthread_mutex_lock(&mem->writer_lock);
-	pool->index = UINT32_MAX;
-	pool->next = d->transient;
-	IOTLB__STORE(&d->transient_nslots, d->transient_nslots + nslots);
-	IOTLB__STORE(&d->transient_pools, d->transient_pools + 1);
-	__atomic_store_n(&d->transient, pool, __ATOMIC_RELEASE);
+	/* Again, now under the hold that publishes: a region racing in since. */
+	err = iotlb__provider_region_check(mem, va, dma, size);
+	if (!err) {
+		pool->index = UINT32_MAX;
+		pool->next = d->transient;
+		IOTLB__STORE(&d->transient_nslots, d->transient_nslots + nslots);
+		IOTLB__STORE(&d->transient_pools, d->transient_pools + 1);
+		__atomic_store_n(&d->transient, pool, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&mem->writer_lock);
+	if (err) {
+		iotlb__pool_destroy(pool);
+		return transient_refuse(mem, va, dma, size, err);
+	}
 	*pool_out = pool;
 	*slot_out = (uint64_t)slot;
 	return 0;

@@ -221,7 +221,8 @@ struct iotlb__domain {
 	struct iotlb__pool *pools;     /* searchable pools, newest first (RCU) */
 	struct iotlb__pool *transient; /* transient pools, lookup only (RCU) */
 	unsigned max_nareas;
-	uint64_t nslots; /* slots of non-transient pools */
+	uint64_t max_pool_nslots; /* of the largest non-transient pool */
+	uint64_t nslots;	  /* slots of non-transient pools */
 	uint64_t npools;
 	uint64_t transient_nslots;
 	uint64_t transient_pools;
@@ -283,6 +284,13 @@ IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__do
 							  uint64_t dma);
 IOTLB__HIDDEN void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool);
 IOTLB__HIDDEN void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n);
+/* Can a request of `alloc_size` bytes (padding included) never be served? */
+IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem,
+					 const struct iotlb__domain *d, uint64_t alloc_size);
+/* Is a region from the growth provider usable (aligned, no wrap, no overlap
+ * with any pool, transient ones included)? 0 or -EINVAL; writer_lock held. */
+IOTLB__HIDDEN int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr,
+					       uint64_t dma_addr, size_t size);
 IOTLB__HIDDEN void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n);
 
 /* ------------------------------------------------------------------ grow.c */
@@ -303,6 +311,10 @@ IOTLB__HIDDEN bool iotlb__req_fits_at(const struct iotlb_mem_params *p,
 				      const struct iotlb__req *req, uint64_t addr);
 IOTLB__HIDDEN uint64_t iotlb__req_stride(const struct iotlb_mem_params *p,
 					 const struct iotlb__req *req);
+/* Slots a transient region needs before `req` can start, worst case over
+ * page-aligned regions; UINT64_MAX when it can start nowhere. */
+IOTLB__HIDDEN uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p,
+					      const struct iotlb__req *req);
 
 /* ------------------------------------------------------------------ block.c */
 

@@ -197,6 +197,25 @@ static bool overlaps_any(const struct iotlb__pool *pool, const void *vaddr, uint
 	return false;
 }
 
+/*
+ * libiotlb: a region from the growth provider is held to the rules of
+ * iotlb_mem_add_pool. A provider that hands out an overlapping or wrapping
+ * region would otherwise let one mapping read another's bytes or strand
+ * handles that no lookup can find again. Caller holds writer_lock.
+ */
+int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr, uint64_t dma_addr,
+				 size_t size)
+{
+	int err = check_region(&mem->p, vaddr, dma_addr, size);
+
+	if (err)
+		return err;
+	if (overlaps_any(mem->shared.pools, vaddr, dma_addr, size) ||
+	    overlaps_any(mem->shared.transient, vaddr, dma_addr, size))
+		return -EINVAL;
+	return 0;
+}
+
 int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, size_t size)
 {
 	struct iotlb__pool *pool;
@@ -232,6 +251,8 @@ void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 	IOTLB__STORE(&d->npools, d->npools + 1);
 	if (pool->nareas > d->max_nareas)
 		IOTLB__STORE(&d->max_nareas, pool->nareas);
+	if (pool->nslots > d->max_pool_nslots)
+		IOTLB__STORE(&d->max_pool_nslots, pool->nslots);
 	/* Publish only a fully built pool. */
 	__atomic_store_n(&d->pools, pool, __ATOMIC_RELEASE);
 }
@@ -249,6 +270,25 @@ struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__domain *d, uint6
 		if (iotlb__pool_contains(pool, dma))
 			return pool;
 	return NULL;
+}
+
+/*
+ * libiotlb: a request larger than every pool of a domain that cannot grow is
+ * "too big" (-E2BIG), not "no room now": no unmap will ever make room for it.
+ * Only pools added later could; a shared domain with IOTLB_MEM_GROW serves any
+ * request up to a segment from a transient pool.
+ */
+bool iotlb__domain_too_big(const struct iotlb_mem *mem, const struct iotlb__domain *d,
+			   uint64_t alloc_size)
+{
+	uint64_t nslots = (alloc_size >> mem->p.slot_shift) +
+			  ((alloc_size & (mem->p.slot_size - 1)) != 0);
+
+	if (nslots > mem->p.segment_slots)
+		return true;
+	if (d == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW))
+		return false;
+	return nslots > IOTLB__LOAD(&d->max_pool_nslots);
 }
 
 void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n)
