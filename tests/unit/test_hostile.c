@@ -106,9 +106,10 @@ static void test_sync_starting_in_alignment_padding_is_refused(void **state)
 /* ------------------------------------------- defect 4: racing releases */
 
 /* Enough rounds to meet the race window often on two loaded CPUs; the
- * issue saw the losing copy 18 times in 4,000 rounds. */
-#define RACE_ROUNDS 20000
-#define RACE_BYTES (4 * FX_SLOT)
+ * issue saw the losing copy 18 times in 4,000 rounds; 32-slot copies and
+ * a per-round jitter widen the window. */
+#define RACE_ROUNDS 40000
+#define RACE_BYTES (32 * FX_SLOT)
 
 struct race {
 	struct fx *f;
@@ -119,7 +120,15 @@ struct race {
 	int rc_unmap, rc_other;
 	bool sync_mode; /* the other thread syncs instead of unmapping */
 	bool stop;
+	unsigned my_spin, other_spin; /* jitter: who enters first varies */
 };
+
+/* Busy work that no compiler removes; shifts one thread against the other. */
+static void spin(unsigned n)
+{
+	for (volatile unsigned i = 0; i < n; i++)
+		;
+}
 
 /* The loser: unmaps FROM_DEVICE (or syncs for the CPU), which copies back. */
 static void *race_other(void *arg)
@@ -130,6 +139,7 @@ static void *race_other(void *arg)
 		pthread_barrier_wait(&r->go);
 		if (r->stop)
 			return NULL;
+		spin(r->other_spin);
 		if (r->sync_mode)
 			r->rc_other = iotlb_sync_for_cpu(r->d, r->h, RACE_BYTES, IOTLB_FROM_DEVICE);
 		else
@@ -138,22 +148,57 @@ static void *race_other(void *arg)
 	}
 }
 
+/* Checks one round's outcome; returns false with `why` filled on a finding. */
+static bool round_ok(const struct race *r, unsigned i, char *why, size_t len)
+{
+	if (r->sync_mode ? r->rc_unmap != 0 || (r->rc_other != 0 && r->rc_other != -ENOENT)
+			 : (r->rc_unmap == 0) == (r->rc_other == 0) ||
+				   (r->rc_unmap != -ENOENT && r->rc_other != -ENOENT)) {
+		snprintf(why, len, "round %u: unmap %d, other %d", i, r->rc_unmap, r->rc_other);
+		return false;
+	}
+	for (size_t k = 0; k < RACE_BYTES; k++) {
+		unsigned char b = r->orig[k];
+
+		if (r->rc_other != 0 && b != 0x11) {
+			/* The other call failed: it must have changed nothing. */
+			snprintf(why, len, "round %u: a failed %s changed byte %zu to 0x%02x", i,
+				 r->sync_mode ? "sync" : "unmap", k, b);
+			return false;
+		}
+		if (r->rc_other == 0 && !r->sync_mode && b != 0xD7) {
+			snprintf(why, len, "round %u: the winning unmap left byte %zu 0x%02x", i, k,
+				 b);
+			return false;
+		}
+		if (r->rc_other == 0 && r->sync_mode && b != 0x11 && b != 0xD7) {
+			/* A sync that succeeded saw this mapping's bytes, not the next one's. */
+			snprintf(why, len, "round %u: sync copied 0x%02x from another mapping", i,
+				 b);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
- * Each round: map RACE_BYTES of 0x11 on a 4-slot pool, the device writes
+ * Each round: map RACE_BYTES of 0x11 on a pool of exactly that size, the device writes
  * 0xD7, then this thread unmaps TO_DEVICE (copies nothing) while the other
  * thread unmaps FROM_DEVICE or syncs for the CPU. A pool of exactly the
  * mapping's slots means that, in sync mode, this thread's next map on
  * another device lands on the same slots with 0x99. Whatever the order,
  * the caller's buffer holds 0x11 (the other call failed or copied nothing)
  * or 0xD7 (it succeeded): never 0x99, and a failed call never copied.
+ * A finding stops the rounds; the thread is joined before the test fails.
  */
 static void run_race(struct fx *f, bool sync_mode)
 {
 	struct race r = { .f = f, .sync_mode = sync_mode };
 	pthread_t t;
-	unsigned other_won = 0, other_lost = 0;
+	unsigned i, other_won = 0;
+	char why[200] = "";
 
-	fx_init(f, 4);
+	fx_init(f, RACE_BYTES / FX_SLOT);
 	r.d = f->dev;
 	r.other = fx_dev(f, 0, 0, 0);
 	r.orig = fx_orig(f, 0);
@@ -161,53 +206,43 @@ static void run_race(struct fx *f, bool sync_mode)
 	pthread_barrier_init(&r.go, NULL, 2);
 	pthread_barrier_init(&r.done, NULL, 2);
 	assert_int_equal(pthread_create(&t, NULL, race_other, &r), 0);
-	for (unsigned i = 0; i < RACE_ROUNDS; i++) {
+	for (i = 0; i < RACE_ROUNDS && !why[0]; i++) {
 		uint64_t h2 = 0;
 		int rc2 = -1;
 
 		memset(r.orig, 0x11, RACE_BYTES);
 		memset(r.orig2, 0x99, RACE_BYTES);
-		r.h = fx_map(f, r.d, 0, RACE_BYTES, IOTLB_BIDIRECTIONAL);
+		r.h = 0;
+		if (iotlb_map(r.d, 0, r.orig, RACE_BYTES, IOTLB_BIDIRECTIONAL, 0, &r.h)) {
+			snprintf(why, sizeof(why), "round %u: map failed", i);
+			break;
+		}
 		memset(fx_bounce(f, r.h), 0xD7, RACE_BYTES);
+		/* Either side starts up to ~1,000 loop turns late, varying per round. */
+		r.my_spin = (i & 1) ? (i * 7919u) % 1024 : 0;
+		r.other_spin = (i & 1) ? 0 : (i * 7919u) % 1024;
 		pthread_barrier_wait(&r.go);
+		spin(r.my_spin);
 		r.rc_unmap = iotlb_unmap(r.d, r.h, RACE_BYTES, IOTLB_TO_DEVICE, 0);
 		if (sync_mode && r.rc_unmap == 0)
 			rc2 = iotlb_map(r.other, 0, r.orig2, RACE_BYTES, IOTLB_TO_DEVICE, 0, &h2);
 		pthread_barrier_wait(&r.done);
-		if (sync_mode) {
-			assert_int_equal(r.rc_unmap, 0);
-			assert_true(r.rc_other == 0 || r.rc_other == -ENOENT);
-		} else {
-			/* Exactly one release wins. */
-			assert_true((r.rc_unmap == 0) != (r.rc_other == 0));
-			assert_true(r.rc_unmap == -ENOENT || r.rc_other == -ENOENT);
-		}
-		if (r.rc_other == 0 && !sync_mode) {
-			other_won++;
-			fx_assert_bytes(r.orig, RACE_BYTES, 0xD7);
-		} else if (r.rc_other != 0) {
-			other_lost++;
-			for (size_t k = 0; k < RACE_BYTES; k++)
-				if (r.orig[k] != 0x11)
-					fail_msg("round %u: a failed %s changed byte %zu to 0x%02x", i,
-						 sync_mode ? "sync" : "unmap", k, r.orig[k]);
-		} else {
-			/* A sync that succeeded saw this mapping's bytes, not the next one's. */
-			for (size_t k = 0; k < RACE_BYTES; k++)
-				if (r.orig[k] != 0x11 && r.orig[k] != 0xD7)
-					fail_msg("round %u: sync copied 0x%02x from another mapping",
-						 i, r.orig[k]);
-		}
-		if (rc2 == 0)
-			fx_unmap(f, r.other, h2, RACE_BYTES, IOTLB_TO_DEVICE);
+		if (round_ok(&r, i, why, sizeof(why)))
+			other_won += r.rc_other == 0;
+		if (rc2 == 0 && iotlb_unmap(r.other, h2, RACE_BYTES, IOTLB_TO_DEVICE, 0))
+			snprintf(why, sizeof(why), "round %u: unmap of the second mapping", i);
 	}
 	r.stop = true;
 	pthread_barrier_wait(&r.go);
 	pthread_join(t, NULL);
 	pthread_barrier_destroy(&r.go);
 	pthread_barrier_destroy(&r.done);
-	print_message("%u rounds: the other call won %u, lost %u\n", RACE_ROUNDS, other_won,
-		      other_lost);
+	if (why[0]) {
+		/* Leave nothing mapped, so that teardown can still check and destroy. */
+		iotlb_unmap(r.d, r.h, RACE_BYTES, IOTLB_TO_DEVICE, 0);
+		fail_msg("%s", why);
+	}
+	print_message("%u rounds: the other call won %u\n", i, other_won);
 	/* Every round released its mapping exactly once. */
 	assert_int_equal(fx_stats(f).used, 0);
 	assert_int_equal(fx_stats(f).unmaps, sync_mode ? 2u * RACE_ROUNDS : RACE_ROUNDS);
