@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/pointer.h>
+
 #include "internal.h"
 
 static uint64_t round_up_pow2(uint64_t v)
@@ -46,6 +49,16 @@ unsigned iotlb__nareas_for(unsigned requested, uint64_t nslots, unsigned segment
 	return (unsigned)n;
 }
 
+/* Bytes of one area's bitmap (with its sentinel word) and hints, line aligned. */
+static size_t area_state_bytes(uint64_t nslots, uint64_t seg)
+{
+	size_t words = (size_t)(nslots / 64 + 1) * sizeof(uint64_t);
+	size_t hints = (size_t)((nslots + seg - 1) / seg) * sizeof(uint32_t);
+	size_t line = IOTLB__CACHELINE;
+
+	return (words + line - 1) / line * line + (hints + line - 1) / line * line;
+}
+
 int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct iotlb_lock_ops *ops)
 {
 	uint64_t seg = pool->p->segment_slots;
@@ -54,6 +67,8 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct 
 	size_t lock_bytes =
 		(ops->lock_size + IOTLB__CACHELINE - 1) & ~(size_t)(IOTLB__CACHELINE - 1);
 	size_t stride = (head + lock_bytes + align - 1) & ~(align - 1);
+	size_t state = 0;
+	char *cursor;
 	unsigned a;
 	int err;
 
@@ -65,26 +80,48 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct 
 	pool->area_nslots = nareas == 1 ? pool->nslots : (pool->nslots / nareas) & ~(seg - 1);
 	pool->area_stride = stride;
 	pool->lock_ops = ops;
+	for (a = 0; a < nareas; a++)
+		state += area_state_bytes(a + 1 < nareas ? pool->area_nslots
+							  : pool->nslots - a * pool->area_nslots,
+					  seg);
 	pool->areas_mem = iotlb__zalloc(align, nareas, stride);
-	if (!pool->areas_mem)
-		return -ENOMEM;
+	pool->state_mem = iotlb__zalloc(IOTLB__CACHELINE, 1, state);
+	if (!pool->areas_mem || !pool->state_mem) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	cursor = pool->state_mem;
 	for (a = 0; a < nareas; a++) {
 		struct iotlb__area *area = iotlb__area_at(pool, a);
+		size_t words;
 
 		area->lock = (char *)area + head;
+		area->number = a;
 		area->base = a * pool->area_nslots;
 		/* libiotlb: the last area also takes the remainder. */
 		area->nslots = a + 1 < nareas ? pool->area_nslots : pool->nslots - area->base;
+		/* Each area's bitmap and hints start on their own cache lines. */
+		words = (size_t)(area->nslots / 64 + 1) * sizeof(uint64_t);
+		area->map = (uint64_t *)(void *)cursor;
+		area->hint = (uint32_t *)(void *)(cursor + (words + IOTLB__CACHELINE - 1) /
+								   IOTLB__CACHELINE * IOTLB__CACHELINE);
+		cursor += area_state_bytes(area->nslots, seg);
+		iotlb__slots_init_area(pool, area);
 		err = ops->init(area->lock);
 		if (err) {
 			while (a-- > 0)
 				ops->destroy(iotlb__area_at(pool, a)->lock);
-			iotlb__free(pool->areas_mem);
-			pool->areas_mem = NULL;
-			return err < 0 ? err : -EINVAL;
+			err = err < 0 ? err : -EINVAL;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	iotlb__free(pool->state_mem);
+	iotlb__free(pool->areas_mem);
+	pool->state_mem = NULL;
+	pool->areas_mem = NULL;
+	return err;
 }
 
 void iotlb__areas_destroy(struct iotlb__pool *pool)
@@ -94,7 +131,9 @@ void iotlb__areas_destroy(struct iotlb__pool *pool)
 	for (unsigned a = 0; a < pool->nareas; a++)
 		pool->lock_ops->destroy(iotlb__area_at(pool, a)->lock);
 	iotlb__free(pool->areas_mem);
+	iotlb__free(pool->state_mem);
 	pool->areas_mem = NULL;
+	pool->state_mem = NULL;
 }
 
 unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot)
@@ -166,16 +205,46 @@ unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue)
 	}
 }
 
-int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotlb__req *req,
-		       struct iotlb__pool **pool_out, uint64_t *slot_out)
+int64_t iotlb__area_take(struct iotlb__pool *pool, unsigned a, const struct iotlb__search *s,
+			 const struct iotlb__req *req, bool *settle)
+{
+	struct iotlb__area *area = iotlb__area_at(pool, a);
+	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];
+	int64_t found;
+
+	iotlb__area_lock(pool, area, ctx);
+	found = iotlb__search_area(pool, area, s);
+	if (found >= 0) {
+		uint64_t index = (uint64_t)found, n = s->nslots;
+
+		found += (int64_t)area->base;
+		iotlb__slots_take(pool, area, (uint64_t)found, n, req);
+		/* Stats read the cursor without the lock. */
+		IOTLB__STORE(&area->index, index + n >= area->nslots ? 0 : index + n);
+		IOTLB__BUMP(&area->used, n);
+		if (req->coherent && !req->carve)
+			IOTLB__BUMP(&area->allocs, 1);
+		else if (!req->carve)
+			IOTLB__BUMP(&area->maps, 1);
+		IOTLB__BUMP(&area->bounced_to_device, req->bounce_bytes);
+		*settle = iotlb__hiwater_take(pool->domain, area, n);
+	}
+	iotlb__area_unlock(pool, area, ctx);
+	return found;
+}
+
+int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotlb__search *s,
+		       const struct iotlb__req *req, struct iotlb__pool **pool_out,
+		       uint64_t *slot_out)
 {
 	unsigned max_nareas = IOTLB__LOAD(&d->max_nareas);
+	struct iotlb__pool *first = rcu_dereference(d->pools);
 	unsigned attempts = 0;
+	bool settle = false;
 
 	/* Area-major: the k-th choice of every pool before the (k+1)-th of any. */
 	for (unsigned k = 0; k < max_nareas; k++) {
-		for (struct iotlb__pool *pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
-		     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
+		for (struct iotlb__pool *pool = first; pool; pool = rcu_dereference(pool->next)) {
 			int64_t slot;
 
 			if (k >= pool->nareas)
@@ -183,8 +252,11 @@ int iotlb__domain_find(struct iotlb__domain *d, unsigned hint, const struct iotl
 			/* Counted once per request whose first choice could not serve it. */
 			if (attempts++ == 1)
 				IOTLB__ADD(&d->area_fallbacks, 1);
-			slot = iotlb__area_find(pool, (hint + k) & (pool->nareas - 1), req);
+			slot = iotlb__area_take(pool, (hint + k) & (pool->nareas - 1), s, req,
+						&settle);
 			if (slot >= 0) {
+				if (settle)
+					iotlb__hiwater_settle(d);
 				*pool_out = pool;
 				*slot_out = (uint64_t)slot;
 				return 0;

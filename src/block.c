@@ -28,29 +28,35 @@ static void unlock_all(struct iotlb__pool *pool, unsigned char *ctx)
 		iotlb__area_unlock(pool, iotlb__area_at(pool, a), ctx_at(ctx, a));
 }
 
-/* Whole blocks are whole segments: free iff every segment's run is full. */
-static bool blocks_free(const struct iotlb__pool *pool, uint64_t s, uint64_t n)
+/*
+ * Takes or returns the carved range [s, s + n) area by area (all area locks
+ * held): occupancy, used counts and high-water headroom of each area it
+ * touches. Returns true when the high-water mark needs settling.
+ */
+static bool carve_range(struct iotlb__pool *pool, uint64_t s, uint64_t n,
+			const struct iotlb__req *req)
 {
-	uint64_t seg = pool->p->segment_slots;
+	bool settle = false;
 
-	for (uint64_t i = s; i < s + n; i += seg)
-		if (pool->list[i] != seg)
-			return false;
-	return true;
-}
-
-/* Adds `sign * overlap` to the used count of every area the range touches. */
-static void account_areas(struct iotlb__pool *pool, uint64_t s, uint64_t n, bool add)
-{
 	for (unsigned a = 0; a < pool->nareas; a++) {
 		struct iotlb__area *area = iotlb__area_at(pool, a);
 		uint64_t lo = s > area->base ? s : area->base;
 		uint64_t end = area->base + area->nslots;
 		uint64_t hi = s + n < end ? s + n : end;
 
-		if (lo < hi)
-			IOTLB__BUMP(&area->used, add ? hi - lo : -(hi - lo));
+		if (lo >= hi)
+			continue;
+		if (req) {
+			iotlb__slots_take(pool, area, lo, hi - lo, req);
+			IOTLB__BUMP(&area->used, hi - lo);
+			settle |= iotlb__hiwater_take(pool->domain, area, hi - lo);
+		} else {
+			iotlb__slots_return(pool, area, lo, hi - lo);
+			IOTLB__BUMP(&area->used, -(hi - lo));
+			iotlb__hiwater_return(area, hi - lo);
+		}
 	}
+	return settle;
 }
 
 static struct iotlb__pool *pool_by_index(const struct iotlb_mem *mem, uint32_t index)
@@ -85,7 +91,7 @@ static int carve(struct iotlb_dev *dev, uint64_t need, struct iotlb__pool **pare
 		fits_some_pool = true;
 		lock_all(pool, dev->carve_ctx);
 		for (uint64_t s = 0; s + need <= nblocks * bs; s += bs) {
-			if (blocks_free(pool, s, need)) {
+			if (iotlb__slots_range_free(pool, s, need)) {
 				struct iotlb__req req = {
 					.alloc_size = need << mem->p.slot_shift,
 					.owner = dev->id,
@@ -93,10 +99,11 @@ static int carve(struct iotlb_dev *dev, uint64_t need, struct iotlb__pool **pare
 					.carve = true,
 				};
 
-				iotlb__slots_take(pool, s, need, &req);
-				account_areas(pool, s, need, true);
+				bool settle = carve_range(pool, s, need, &req);
+
 				unlock_all(pool, dev->carve_ctx);
-				iotlb__domain_used_add(&mem->shared, need);
+				if (settle)
+					iotlb__hiwater_settle(&mem->shared);
 				*parent_out = pool;
 				*first_out = s;
 				return 0;
@@ -110,10 +117,8 @@ static int carve(struct iotlb_dev *dev, uint64_t need, struct iotlb__pool **pare
 static void uncarve(struct iotlb_dev *dev, struct iotlb__pool *parent, uint64_t first, uint64_t n)
 {
 	lock_all(parent, dev->carve_ctx);
-	iotlb__slots_return(parent, first, n);
-	account_areas(parent, first, n, false);
+	carve_range(parent, first, n, NULL);
 	unlock_all(parent, dev->carve_ctx);
-	iotlb__domain_used_sub(&dev->mem->shared, n);
 }
 
 int iotlb__private_create(struct iotlb_dev *dev, size_t private_size, unsigned nqueues)
@@ -138,15 +143,24 @@ int iotlb__private_create(struct iotlb_dev *dev, size_t private_size, unsigned n
 	if (!err) {
 		uint64_t off = first << mem->p.slot_shift;
 
-		err = iotlb__pool_create(&mem->p, &mem->lock_ops, parent->vaddr + off,
-					 parent->dma_addr + off, need, nqueues, &pool);
+		err = iotlb__domain_init(&dev->private_domain);
+		if (!err) {
+			err = iotlb__pool_create(&mem->p, &mem->lock_ops, parent->vaddr + off,
+						 parent->dma_addr + off, need, nqueues, &pool);
+			if (!err) {
+				err = iotlb__domain_add_pool(&dev->private_domain, pool);
+				if (err)
+					iotlb__pool_destroy(pool);
+			}
+			if (err)
+				iotlb__domain_fini(&dev->private_domain);
+		}
 		if (err) {
 			uncarve(dev, parent, first, need);
 		} else {
 			pool->parent = parent;
 			pool->parent_slot = first;
 			dev->domain = &dev->private_domain;
-			iotlb__domain_add_pool(&dev->private_domain, pool);
 			dev->nqueues = pool->nareas;
 		}
 	}
@@ -168,6 +182,7 @@ void iotlb__private_destroy(struct iotlb_dev *dev)
 	uncarve(dev, pool->parent, pool->parent_slot, pool->nslots);
 	pthread_mutex_unlock(&dev->mem->writer_lock);
 	iotlb__pool_destroy(pool);
+	iotlb__domain_fini(&dev->private_domain);
 	dev->private_domain.pools = NULL;
 	iotlb__free(dev->carve_ctx);
 	dev->carve_ctx = NULL;

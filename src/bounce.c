@@ -62,38 +62,45 @@ static void log_full(const struct iotlb_dev *dev, uint64_t size, unsigned attrs)
 	iotlb__log(dev->mem, IOTLB_LOG_ERR,
 		   "swiotlb buffer is full (sz: %zu bytes), total %lu (slots), used %lu (slots)",
 		   (size_t)size, (unsigned long)IOTLB__LOAD(&d->nslots),
-		   (unsigned long)IOTLB__LOAD(&d->used));
+		   (unsigned long)iotlb__domain_used(d));
 }
 
-/* Finds slots for a request; on failure counts and logs it. */
+/*
+ * Finds slots for a request (docs/algorithm.md, "Areas" and "Growth"); on
+ * failure counts and logs it. *rcu is set when the slots are in a transient
+ * pool: the RCU read lock is then held and the caller drops it.
+ */
 static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req *req,
-		      unsigned attrs, struct iotlb__pool **pool, uint64_t *slot)
+		      unsigned attrs, struct iotlb__pool **pool, uint64_t *slot, bool *rcu)
 {
+	struct iotlb_mem *mem = dev->mem;
 	struct iotlb__domain *d = dev->domain;
+	struct iotlb__search s;
 	int err;
 
 	/* More than a segment, or than every pool of a domain that cannot grow. */
-	if (iotlb__domain_too_big(dev->mem, d, req->alloc_size)) {
+	if (iotlb__domain_too_big(mem, d, req->alloc_size)) {
 		IOTLB__ADD(&d->fail_too_big, 1);
 		log_full(dev, req->alloc_size, attrs);
 		return -E2BIG;
 	}
-	err = iotlb__domain_find(d, iotlb__select_hint(dev->mem, queue), req, pool, slot);
-	if (err && d == &dev->mem->shared && (dev->mem->cfg.flags & IOTLB_MEM_GROW)) {
+	iotlb__search_prepare(&mem->p, req, &s);
+	err = iotlb__domain_find(d, iotlb__select_hint(mem, queue), &s, req, pool, slot);
+	if (err && d == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		/* Grow in the background; serve this request right now. */
-		iotlb__grow_request(dev->mem);
-		err = iotlb__transient_take(dev->mem, req, pool, slot);
+		iotlb__grow_request(mem);
+		iotlb__read_lock();
+		err = iotlb__transient_take(mem, &s, req, pool, slot);
+		if (err)
+			iotlb__read_unlock();
+		else
+			*rcu = true;
 	}
 	if (err == -ENOSPC) {
 		IOTLB__ADD(&d->fail_nospace, 1);
 		log_full(dev, req->alloc_size, attrs);
 	}
-	if (err)
-		return err;
-	iotlb__domain_used_add(d, (req->alloc_size + dev->mem->p.slot_size - 1) >>
-					  dev->mem->p.slot_shift);
-	IOTLB__ADD(&dev->live, 1);
-	return 0;
+	return err;
 }
 
 int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum iotlb_dir dir,
@@ -103,6 +110,7 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 	struct iotlb__req req;
 	struct iotlb__pool *pool;
 	uint64_t o, offset, head, dma;
+	bool rcu = false;
 	int err;
 
 	if (!dev || !orig || !size || !dma_out || !dir_valid(dir) || (attrs & ~KNOWN_ATTRS))
@@ -120,15 +128,17 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 		.pad_slots = (uint32_t)(offset >> p->slot_shift),
 		.bounce_bytes = size,
 	};
-	/* The padded size (5.1 step 3), saturated so that a huge size still
-	 * reads as "too big" and is logged as what it would pad to. */
-	if ((uint64_t)size > UINT64_MAX - offset - dev->alloc_align_mask)
+	/* The padded size, saturated so that a huge size still reads as "too
+	 * big" and is logged as what it would pad to. */
+	if ((uint64_t)size > UINT64_MAX - offset - dev->alloc_align_mask) {
 		req.alloc_size = UINT64_MAX;
-	else
+	} else {
 		req.alloc_size = (size + offset + dev->alloc_align_mask) & ~dev->alloc_align_mask;
+		/* The round-up past the mapped bytes: copies never reach into it. */
+		req.tail = (uint32_t)(req.alloc_size - offset - size);
+	}
 
-	iotlb__read_lock();
-	err = find_slots(dev, queue, &req, attrs, &pool, &head);
+	err = find_slots(dev, queue, &req, attrs, &pool, &head, &rcu);
 	if (!err) {
 		head += req.pad_slots;
 		dma = pool->dma_addr + (head << p->slot_shift) + (offset & (p->slot_size - 1));
@@ -136,19 +146,40 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 		memcpy(pool->vaddr + (dma - pool->dma_addr), orig, size);
 		*dma_out = dma;
 	}
-	iotlb__read_unlock();
+	if (rcu)
+		iotlb__read_unlock();
 	return debug_check(dev, err);
 }
 
-/* The area whose lock guards the slot holding `dma`. */
+/*
+ * The pool of the device's domain holding `dma`. Pools of the domain are
+ * never removed while it lives; transient ones are, so finding one takes the
+ * RCU read lock, which *rcu then says the caller must drop.
+ */
+static struct iotlb__pool *pool_of(const struct iotlb_dev *dev, uint64_t dma, bool *rcu)
+{
+	struct iotlb__pool *pool = iotlb__domain_lookup(dev->domain, dma);
+
+	if (pool || !(dev->mem->cfg.flags & IOTLB_MEM_GROW) || dev->domain != &dev->mem->shared)
+		return pool;
+	iotlb__read_lock();
+	pool = iotlb__domain_lookup_transient(dev->domain, dma);
+	if (pool)
+		*rcu = true;
+	else
+		iotlb__read_unlock();
+	return pool;
+}
+
+/* The area whose lock guards the slot holding `dma` (fixed per slot). */
 static struct iotlb__area *area_of_dma(const struct iotlb__pool *pool, uint64_t dma)
 {
 	uint64_t slot = (dma - pool->dma_addr) >> pool->p->slot_shift;
 
-	return iotlb__area_at(pool, iotlb__area_of_slot(pool, slot));
+	return iotlb__area_at(pool, pool->slots[slot].area);
 }
 
-/* The live streaming mapping whose handle is exactly `dma`, or -1. */
+/* Is `dma` exactly the handle of a live streaming mapping of `dev`? (lock held) */
 static int64_t mapping_head(const struct iotlb_dev *dev, const struct iotlb__pool *pool,
 			    uint64_t dma)
 {
@@ -157,7 +188,7 @@ static int64_t mapping_head(const struct iotlb_dev *dev, const struct iotlb__poo
 	uint64_t head = (dma - offset - pool->dma_addr) >> p->slot_shift;
 	const struct iotlb__slot *s = &pool->slots[head];
 
-	if (IOTLB__LOAD(&s->kind) != IOTLB__SLOT_MAP_HEAD || IOTLB__LOAD(&s->owner) != dev->id)
+	if (s->kind != IOTLB__SLOT_MAP_HEAD || s->owner != dev->id)
 		return -1;
 	if (dma != pool->dma_addr + (head << p->slot_shift) +
 			   (s->orig & dev->min_align_mask & (p->slot_size - 1)))
@@ -165,23 +196,32 @@ static int64_t mapping_head(const struct iotlb_dev *dev, const struct iotlb__poo
 	return (int64_t)head;
 }
 
-/*
- * The bounce copy of ALGORITHM.md 5.3 for a target `t` inside live data:
- * copies at the same distance from the original as `t` is from the bounce
- * start of its slot, clamped to what the allocation holds.
- */
-static uint64_t bounce_copy(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t t,
-			    size_t size, bool to_cpu)
+/* Distance of `t` from where its slot's data starts (negative inside the
+ * first `offset` bytes of a later slot). */
+static int64_t data_delta(const struct iotlb_dev *dev, const struct iotlb__pool *pool,
+			  const struct iotlb__slot *s, uint64_t t)
 {
-	const struct iotlb_mem_params *p = pool->p;
-	uint64_t i = (t - pool->dma_addr) >> p->slot_shift;
-	const struct iotlb__slot *s = &pool->slots[i];
-	struct iotlb__area *area = area_of_dma(pool, t);
-	int64_t delta = (int64_t)(t & (p->slot_size - 1)) -
-			(int64_t)(s->orig & dev->min_align_mask & (p->slot_size - 1));
+	uint64_t mask = pool->p->slot_size - 1;
+
+	return (int64_t)(t & mask) - (int64_t)(s->orig & dev->min_align_mask & mask);
+}
+
+/*
+ * The bounce copy for a target `t` inside live data (area lock held): copies
+ * at the same distance from the original as `t` is from the bounce start of
+ * its slot, clamped to the bytes that were mapped. The kernel clamps to the
+ * allocation, which on an alloc_align device includes alignment round-up
+ * past the caller's buffer; libiotlb never copies outside the mapped bytes
+ * (docs/design.md, "Safety rules beyond the kernel").
+ */
+static void bounce_copy(const struct iotlb_dev *dev, struct iotlb__pool *pool,
+			struct iotlb__area *area, uint64_t t, size_t size, bool to_cpu)
+{
+	const struct iotlb__slot *s = &pool->slots[(t - pool->dma_addr) >> pool->p->slot_shift];
+	int64_t delta = data_delta(dev, pool, s, t);
 	char *o = (char *)(uintptr_t)(s->orig + (uint64_t)delta);
 	char *bounce = pool->vaddr + (t - pool->dma_addr);
-	int64_t avail = s->alloc_size - delta;
+	int64_t avail = s->alloc_size - delta - (int64_t)s->tail;
 	uint64_t n = size;
 
 	if (avail < 0)
@@ -190,17 +230,16 @@ static uint64_t bounce_copy(const struct iotlb_dev *dev, struct iotlb__pool *poo
 		iotlb__log(dev->mem, IOTLB_LOG_WARNING,
 			   "Buffer overflow detected. Allocation size: %zu. Mapping size: %zu.",
 			   (size_t)avail, size);
-		IOTLB__ADD(&area->overflow_clamps, 1);
+		IOTLB__BUMP(&area->overflow_clamps, 1);
 		n = (uint64_t)avail;
 	}
 	if (to_cpu) {
 		memcpy(o, bounce, n);
-		IOTLB__ADD(&area->bounced_to_cpu, n);
+		IOTLB__BUMP(&area->bounced_to_cpu, n);
 	} else {
 		memcpy(bounce, o, n);
-		IOTLB__ADD(&area->bounced_to_device, n);
+		IOTLB__BUMP(&area->bounced_to_device, n);
 	}
-	return n;
 }
 
 static void scrub(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t first, uint64_t n)
@@ -211,103 +250,107 @@ static void scrub(const struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_
 		memset(pool->vaddr + (first << shift), 0, n << shift);
 }
 
-/* Returns an allocation's slots, re-checking the handle under the area lock so
- * that a racing second release of the same handle is refused. */
-static int release(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t head, uint64_t first,
-		   uint64_t n, uint8_t head_kind)
+/* Returns an allocation's slots (area lock held). */
+static void release(struct iotlb_dev *dev, struct iotlb__pool *pool, struct iotlb__area *area,
+		    uint64_t first, uint64_t n)
 {
-	struct iotlb__area *area = iotlb__area_at(pool, iotlb__area_of_slot(pool, first));
+	scrub(dev, pool, first, n);
+	iotlb__slots_return(pool, area, first, n);
+	IOTLB__BUMP(&area->used, -n);
+	iotlb__hiwater_return(area, n);
+}
+
+/*
+ * Unmap claims the mapping under its area's lock before it copies anything:
+ * of two racing unmaps (or an unmap and a sync) of one handle, the loser sees
+ * no mapping and changes nothing.
+ */
+static int unmap_in(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t dma, size_t size,
+		    enum iotlb_dir dir, unsigned attrs)
+{
+	const struct iotlb_mem_params *p = pool->p;
+	struct iotlb__area *area = area_of_dma(pool, dma);
 	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];
-	const struct iotlb__slot *s = &pool->slots[head];
-	int err = -ENOENT;
+	int64_t head;
 
 	iotlb__area_lock(pool, area, ctx);
-	if (s->kind == head_kind && s->owner == dev->id) {
-		iotlb__slots_return(pool, first, n);
-		IOTLB__BUMP(&area->used, -n);
-		if (head_kind == IOTLB__SLOT_MAP_HEAD)
-			IOTLB__BUMP(&area->unmaps, 1);
-		else
-			IOTLB__BUMP(&area->frees, 1);
-		err = 0;
+	head = mapping_head(dev, pool, dma);
+	if (head >= 0) {
+		uint64_t offset = dma & dev->min_align_mask & (p->slot_size - 1);
+		uint64_t first = (uint64_t)head - pool->slots[head].pad_slots;
+		uint64_t n = ((uint64_t)pool->slots[first].alloc_size + offset + p->slot_size - 1) >>
+			     p->slot_shift;
+
+		if (dir_to_cpu(dir) && !(attrs & IOTLB_ATTR_SKIP_CPU_SYNC))
+			bounce_copy(dev, pool, area, dma, size, true);
+		release(dev, pool, area, first, n);
+		IOTLB__BUMP(&area->unmaps, 1);
 	}
 	iotlb__area_unlock(pool, area, ctx);
-	if (!err) {
-		iotlb__domain_used_sub(pool->domain, n);
-		__atomic_fetch_sub(&dev->live, 1, __ATOMIC_RELAXED);
-		if (pool->transient)
-			iotlb__transient_retire(pool);
-	}
-	return err;
+	if (head >= 0 && pool->transient)
+		iotlb__transient_retire(pool);
+	return head >= 0 ? 0 : -ENOENT;
 }
 
 int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
 		unsigned attrs)
 {
 	struct iotlb__pool *pool;
-	uint64_t first, n, offset;
-	int64_t head;
+	bool rcu = false;
 	int err = -ENOENT;
 
 	if (!dev || !size || !dir_valid(dir) || (attrs & ~KNOWN_ATTRS))
 		return -EINVAL;
-	iotlb__read_lock();
-	pool = iotlb__domain_find_pool(dev->domain, dma);
-	head = pool ? mapping_head(dev, pool, dma) : -1;
-	if (head >= 0) {
-		const struct iotlb__slot *s = &pool->slots[head];
-
-		offset = dma & dev->min_align_mask & (pool->p->slot_size - 1);
-		first = (uint64_t)head - s->pad_slots;
-		n = ((uint64_t)pool->slots[first].alloc_size + offset + pool->p->slot_size - 1) >>
-		    pool->p->slot_shift;
-		if (dir_to_cpu(dir) && !(attrs & IOTLB_ATTR_SKIP_CPU_SYNC))
-			bounce_copy(dev, pool, dma, size, true);
-		scrub(dev, pool, first, n);
-		err = release(dev, pool, (uint64_t)head, first, n, IOTLB__SLOT_MAP_HEAD);
-	}
-	iotlb__read_unlock();
+	pool = pool_of(dev, dma, &rcu);
+	if (pool)
+		err = unmap_in(dev, pool, dma, size, dir, attrs);
+	if (rcu)
+		iotlb__read_unlock();
 	return debug_check(dev, err);
 }
 
-/* Is `t` inside the data of a live streaming mapping of this device? */
+/* Is `t` inside the mapped bytes of a live streaming mapping of this device? */
 static bool in_live_data(const struct iotlb_dev *dev, const struct iotlb__pool *pool, uint64_t t)
 {
-	const struct iotlb_mem_params *p = pool->p;
-	const struct iotlb__slot *s = &pool->slots[(t - pool->dma_addr) >> p->slot_shift];
-	uint8_t kind = IOTLB__LOAD(&s->kind);
+	const struct iotlb__slot *s = &pool->slots[(t - pool->dma_addr) >> pool->p->slot_shift];
 	int64_t delta;
 
-	if ((kind != IOTLB__SLOT_MAP_HEAD && kind != IOTLB__SLOT_MAP_DATA) ||
-	    IOTLB__LOAD(&s->owner) != dev->id)
+	if ((s->kind != IOTLB__SLOT_MAP_HEAD && s->kind != IOTLB__SLOT_MAP_DATA) ||
+	    s->owner != dev->id)
 		return false;
-	delta = (int64_t)(t & (p->slot_size - 1)) -
-		(int64_t)(s->orig & dev->min_align_mask & (p->slot_size - 1));
-	/* Before the handle in its first slot, or past the allocation's end. */
-	if (kind == IOTLB__SLOT_MAP_HEAD && delta < 0)
+	delta = data_delta(dev, pool, s, t);
+	/* Before the handle in its first slot, or past the mapped bytes. */
+	if (s->kind == IOTLB__SLOT_MAP_HEAD && delta < 0)
 		return false;
-	return s->alloc_size - delta > 0;
+	return s->alloc_size - delta - (int64_t)s->tail > 0;
 }
 
 static int sync_range(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
 		      bool to_cpu)
 {
+	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];
 	struct iotlb__pool *pool;
+	struct iotlb__area *area;
+	bool rcu = false;
 	int err = -ENOENT;
 
 	if (!dev || !size || !dir_valid(dir))
 		return -EINVAL;
-	iotlb__read_lock();
-	pool = iotlb__domain_find_pool(dev->domain, dma);
-	if (pool && in_live_data(dev, pool, dma)) {
-		bool copies = to_cpu ? dir_to_cpu(dir) : dir_to_device(dir);
-
-		if (copies)
-			bounce_copy(dev, pool, dma, size, to_cpu);
-		IOTLB__ADD(&area_of_dma(pool, dma)->syncs, 1);
+	pool = pool_of(dev, dma, &rcu);
+	if (!pool)
+		return err;
+	/* Under the area lock, so that an unmap cannot free the slots mid-copy. */
+	area = area_of_dma(pool, dma);
+	iotlb__area_lock(pool, area, ctx);
+	if (in_live_data(dev, pool, dma)) {
+		if (to_cpu ? dir_to_cpu(dir) : dir_to_device(dir))
+			bounce_copy(dev, pool, area, dma, size, to_cpu);
+		IOTLB__BUMP(&area->syncs, 1);
 		err = 0;
 	}
-	iotlb__read_unlock();
+	iotlb__area_unlock(pool, area, ctx);
+	if (rcu)
+		iotlb__read_unlock();
 	return err;
 }
 
@@ -327,6 +370,7 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 	struct iotlb__req req;
 	struct iotlb__pool *pool;
 	uint64_t align, slot;
+	bool rcu = false;
 	int err;
 
 	if (!dev || !size || !vaddr_out || !dma_out)
@@ -344,41 +388,53 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 		.owner = dev->id,
 		.coherent = true,
 	};
-	iotlb__read_lock();
-	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, IOTLB_ATTR_NO_WARN, &pool, &slot);
+	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, IOTLB_ATTR_NO_WARN, &pool, &slot, &rcu);
 	if (!err) {
 		/* Coherent memory starts zeroed, never with an earlier user's bytes. */
 		memset(pool->vaddr + (slot << p->slot_shift), 0, size);
 		*vaddr_out = pool->vaddr + (slot << p->slot_shift);
 		*dma_out = pool->dma_addr + (slot << p->slot_shift);
 	}
-	iotlb__read_unlock();
+	if (rcu)
+		iotlb__read_unlock();
 	return debug_check(dev, err);
+}
+
+static int free_in(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t dma)
+{
+	const struct iotlb_mem_params *p = pool->p;
+	uint64_t slot = (dma - pool->dma_addr) >> p->slot_shift;
+	const struct iotlb__slot *s = &pool->slots[slot];
+	struct iotlb__area *area = iotlb__area_at(pool, s->area);
+	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];
+	bool live;
+
+	iotlb__area_lock(pool, area, ctx);
+	live = dma == pool->dma_addr + (slot << p->slot_shift) &&
+	       s->kind == IOTLB__SLOT_COHERENT_HEAD && s->owner == dev->id;
+	if (live) {
+		release(dev, pool, area, slot,
+			((uint64_t)s->alloc_size + p->slot_size - 1) >> p->slot_shift);
+		IOTLB__BUMP(&area->frees, 1);
+	}
+	iotlb__area_unlock(pool, area, ctx);
+	if (live && pool->transient)
+		iotlb__transient_retire(pool);
+	return live ? 0 : -ENOENT;
 }
 
 int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size)
 {
 	struct iotlb__pool *pool;
+	bool rcu = false;
 	int err = -ENOENT;
 
 	if (!dev || !size)
 		return -EINVAL;
-	iotlb__read_lock();
-	pool = iotlb__domain_find_pool(dev->domain, dma);
-	if (pool) {
-		const struct iotlb_mem_params *p = pool->p;
-		uint64_t slot = (dma - pool->dma_addr) >> p->slot_shift;
-		const struct iotlb__slot *s = &pool->slots[slot];
-
-		if (dma == pool->dma_addr + (slot << p->slot_shift) &&
-		    IOTLB__LOAD(&s->kind) == IOTLB__SLOT_COHERENT_HEAD &&
-		    IOTLB__LOAD(&s->owner) == dev->id) {
-			uint64_t n = ((uint64_t)s->alloc_size + p->slot_size - 1) >> p->slot_shift;
-
-			scrub(dev, pool, slot, n);
-			err = release(dev, pool, slot, slot, n, IOTLB__SLOT_COHERENT_HEAD);
-		}
-	}
-	iotlb__read_unlock();
+	pool = pool_of(dev, dma, &rcu);
+	if (pool)
+		err = free_in(dev, pool, dma);
+	if (rcu)
+		iotlb__read_unlock();
 	return debug_check(dev, err);
 }

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 
+#include "bitmap.h"
 #include "internal.h"
 
 #define FAIL(...)                                            \
@@ -98,27 +99,31 @@ static int check_area_layout(const struct iotlb__pool *pool, char *why, size_t w
 }
 
 /*
- * One backward walk recomputes the free runs from occupancy (a run restarts
- * at every segment end), checks free slots carry no metadata, and counts the
- * used slots of each area. It is the hot loop of every debug check and of the
- * fuzzer: segments are powers of two (mem.c), so a mask finds their ends.
+ * One backward walk recomputes the kernel's free runs from the slot kinds (a
+ * run restarts at every segment end), independently of the bitmap, and
+ * compares them with the counters derived from the bitmap; it also checks
+ * that free slots carry no metadata, that each segment's hint bounds its
+ * longest free run, and counts the used slots of each area.
  */
 static int check_runs_and_used(const struct iotlb__pool *pool, char *why, size_t why_len)
 {
-	const uint64_t seg_mask = pool->p->segment_slots - 1;
+	const uint64_t seg = pool->p->segment_slots, seg_mask = seg - 1;
 	uint64_t run = 0;
 
 	for (unsigned a = pool->nareas; a-- > 0;) {
 		const struct iotlb__area *area = iotlb__area_at(pool, a);
-		uint64_t used = 0;
+		uint64_t used = 0, longest = 0;
 
 		for (uint64_t i = area->base + area->nslots; i-- > area->base;) {
 			const struct iotlb__slot *s = &pool->slots[i];
 			bool segment_end = ((i + 1) & seg_mask) == 0 || i + 1 == pool->nslots;
+			bool taken = iotlb__bitmap_test(area->map, i - area->base);
 
+			if (segment_end)
+				longest = 0;
 			if (s->kind == IOTLB__SLOT_FREE) {
 				run = segment_end ? 1 : run + 1;
-				if (s->orig || s->alloc_size || s->pad_slots || s->owner)
+				if (s->orig || s->alloc_size || s->pad_slots || s->owner || s->tail)
 					FAIL("slot %llu: free slot with metadata",
 					     (unsigned long long)i);
 			} else {
@@ -128,14 +133,30 @@ static int check_runs_and_used(const struct iotlb__pool *pool, char *why, size_t
 					FAIL("slot %llu: allocated without owner",
 					     (unsigned long long)i);
 			}
-			if (pool->list[i] != run)
+			if (s->area != a)
+				FAIL("slot %llu: records area %u, lies in area %u",
+				     (unsigned long long)i, s->area, a);
+			if (taken != (s->kind != IOTLB__SLOT_FREE))
+				FAIL("slot %llu: bitmap says %s, slot kind %u", (unsigned long long)i,
+				     taken ? "taken" : "free", s->kind);
+			if (iotlb__slots_free_run(pool, i) != run)
 				FAIL("slot %llu: list %u, occupancy says %llu",
-				     (unsigned long long)i, pool->list[i],
+				     (unsigned long long)i, iotlb__slots_free_run(pool, i),
 				     (unsigned long long)run);
+			longest = run > longest ? run : longest;
+			if (((i - area->base) & seg_mask) == 0 &&
+			    area->hint[(i - area->base) / seg] < longest)
+				FAIL("slot %llu: segment hint %u below its free run %llu",
+				     (unsigned long long)i, area->hint[(i - area->base) / seg],
+				     (unsigned long long)longest);
 		}
 		if (used != area->used)
 			FAIL("area %u: used %llu, occupancy says %llu", a,
 			     (unsigned long long)area->used, (unsigned long long)used);
+		/* Past the area the bitmap reads as taken. */
+		if (iotlb__bitmap_next_clear(area->map, area->nslots,
+					     (area->nslots / 64 + 1) * 64) != (area->nslots / 64 + 1) * 64)
+			FAIL("area %u: bitmap free past the area's end", a);
 	}
 	return 0;
 }
@@ -167,10 +188,20 @@ int iotlb__check_pool(const struct iotlb__pool *pool, char *why, size_t why_len)
 	return 0;
 }
 
+static int64_t pool_slack(const struct iotlb__pool *pool)
+{
+	int64_t slack = 0;
+
+	for (unsigned a = 0; a < pool->nareas; a++)
+		slack += iotlb__area_at(pool, a)->hw_slack;
+	return slack;
+}
+
 static int check_domain(const struct iotlb__domain *d, char *why, size_t why_len)
 {
 	const struct iotlb__pool *pool;
 	uint64_t used = 0, nslots = 0, npools = 0;
+	int64_t slack = 0;
 	int err;
 
 	for (pool = d->pools; pool; pool = pool->next) {
@@ -178,6 +209,7 @@ static int check_domain(const struct iotlb__domain *d, char *why, size_t why_len
 		if (err)
 			return err;
 		used += iotlb__pool_used(pool);
+		slack += pool_slack(pool);
 		nslots += pool->nslots;
 		npools++;
 	}
@@ -186,10 +218,12 @@ static int check_domain(const struct iotlb__domain *d, char *why, size_t why_len
 		if (err)
 			return err;
 		used += iotlb__pool_used(pool);
+		slack += pool_slack(pool);
 	}
-	if (used != d->used)
-		FAIL("domain used %llu, areas say %llu", (unsigned long long)d->used,
-		     (unsigned long long)used);
+	slack += d->hw_spare;
+	if (!d->hw_reset_pending && (int64_t)d->hw - (int64_t)used != slack)
+		FAIL("high-water %llu, used %llu, headroom %lld", (unsigned long long)d->hw,
+		     (unsigned long long)used, (long long)slack);
 	if (nslots != d->nslots || npools != d->npools)
 		FAIL("domain nslots/npools %llu/%llu, pools say %llu/%llu",
 		     (unsigned long long)d->nslots, (unsigned long long)d->npools,

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/pointer.h>
+
 #include "internal.h"
 
 static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
@@ -65,11 +68,34 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	return 0;
 }
 
+/* Does any pool `dev` maps from hold one of its allocations? A scan of the
+ * slot owners, so that no map or unmap pays for a per-device counter. Other
+ * devices' calls may run meanwhile: they never write this device's id. */
+static bool has_live(const struct iotlb_dev *dev)
+{
+	const struct iotlb__domain *d = dev->domain;
+	const struct iotlb__pool *pool;
+	bool live = false;
+
+	if (d != &dev->mem->shared)
+		return iotlb__pool_used(d->pools) != 0;
+	for (pool = rcu_dereference(d->pools); pool && !live; pool = rcu_dereference(pool->next))
+		for (uint64_t i = 0; i < pool->nslots && !live; i++)
+			live = IOTLB__LOAD(&pool->slots[i].owner) == dev->id;
+	iotlb__read_lock();
+	for (pool = rcu_dereference(d->transient); pool && !live;
+	     pool = rcu_dereference(pool->next))
+		for (uint64_t i = 0; i < pool->nslots && !live; i++)
+			live = IOTLB__LOAD(&pool->slots[i].owner) == dev->id;
+	iotlb__read_unlock();
+	return live;
+}
+
 int iotlb_dev_destroy(struct iotlb_dev *dev)
 {
 	if (!dev)
 		return -EINVAL;
-	if (IOTLB__LOAD(&dev->live))
+	if (has_live(dev))
 		return -EBUSY;
 	iotlb__private_destroy(dev);
 	__atomic_fetch_sub(&dev->mem->ndevs, 1, __ATOMIC_RELAXED);
@@ -101,8 +127,11 @@ void *iotlb_dma_to_virt(const struct iotlb_dev *dev, uint64_t dma)
 
 	if (!dev)
 		return NULL;
+	pool = iotlb__domain_lookup(dev->domain, dma);
+	if (pool)
+		return pool->vaddr + (dma - pool->dma_addr);
 	iotlb__read_lock();
-	pool = iotlb__domain_find_pool(dev->domain, dma);
+	pool = iotlb__domain_lookup_transient(dev->domain, dma);
 	if (pool)
 		va = pool->vaddr + (dma - pool->dma_addr);
 	iotlb__read_unlock();

@@ -7,6 +7,10 @@
  */
 #include <string.h>
 
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/compiler.h>
+#include <urcu/pointer.h>
+
 #include "internal.h"
 
 static void add_provider_pool(struct iotlb_mem *mem)
@@ -35,8 +39,12 @@ static void add_provider_pool(struct iotlb_mem *mem)
 		pool->region = va;
 		pool->region_dma = dma;
 		pool->region_size = size;
-		pool->index = mem->next_pool_index++;
-		iotlb__domain_add_pool(&mem->shared, pool);
+		pool->index = mem->next_pool_index;
+		err = iotlb__domain_add_pool(&mem->shared, pool);
+		if (err)
+			iotlb__pool_destroy(pool);
+		else
+			mem->next_pool_index++;
 	}
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err) {
@@ -121,47 +129,45 @@ void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool)
 	iotlb__pool_destroy(pool);
 }
 
-/* First k < limit such that `req` may start k slots after `addr`, or limit. */
-static uint64_t first_fit(const struct iotlb_mem_params *p, const struct iotlb__req *req,
+/* First k < limit such that the request may start k slots after `addr`. */
+static uint64_t first_fit(const struct iotlb_mem_params *p, const struct iotlb__search *s,
 			  uint64_t addr, uint64_t limit)
 {
 	uint64_t k;
 
 	for (k = 0; k < limit; k++)
-		if (iotlb__req_fits_at(p, req, addr + (k << p->slot_shift)))
+		if (iotlb__search_fits_at(p, s, addr + (k << p->slot_shift)))
 			break;
 	return k;
 }
 
 /*
- * The slots a page-aligned region needs in front of `req` so that it can
+ * The slots a page-aligned region needs in front of a request so that it can
  * start at an allowed slot, in the worst case over the region's address.
- * Whether `req` fits at an address depends only on that address modulo a
- * period q (the boundary window, or the alignment stride when there is no
+ * Whether the request fits at an address depends only on that address modulo
+ * a period q (the boundary window, or the alignment stride when there is no
  * boundary), and the places it fits are evenly spaced inside one window. So
  * the worst start is the first page after a fitting place: after the first
  * of a window (stands for every inner gap), after the last (the gap to the
- * next window), or 0. Returns UINT64_MAX when `req` fits nowhere.
+ * next window), or 0. Returns UINT64_MAX when the request fits nowhere.
  */
-uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p, const struct iotlb__req *req)
+uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p, const struct iotlb__search *s)
 {
-	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
-	uint64_t stride = iotlb__req_stride(p, req);
 	uint64_t page_slots = p->page_size >> p->slot_shift;
 	/* Every gap between fitting places is shorter than this. */
-	uint64_t limit = 2 * stride + 2 * nslots + page_slots;
-	bool windowed = req->seg_boundary_mask != UINT64_MAX;
-	uint64_t window = (req->seg_boundary_mask >> p->slot_shift) + 1; /* in slots */
-	uint64_t q = windowed ? window : stride;
+	uint64_t limit = 2 * s->stride + 2 * s->nslots + page_slots;
+	bool windowed = s->seg_boundary_mask != UINT64_MAX;
+	uint64_t window = s->boundary_slots;
+	uint64_t q = windowed ? window : s->stride;
 	uint64_t first, last, worst = 0, cand[3];
 
-	first = first_fit(p, req, 0, limit);
+	first = first_fit(p, s, 0, limit);
 	if (first == limit || (windowed && first >= window))
 		return UINT64_MAX;
 	last = first;
 	/* The last fitting slot of the window [0, window): near its end. */
 	for (uint64_t i = window; windowed && i-- > first && window - i <= limit;)
-		if (iotlb__req_fits_at(p, req, i << p->slot_shift)) {
+		if (iotlb__search_fits_at(p, s, i << p->slot_shift)) {
 			last = i;
 			break;
 		}
@@ -169,7 +175,7 @@ uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p, const struct i
 	cand[1] = ((first / page_slots + 1) * page_slots) % q;
 	cand[2] = ((last / page_slots + 1) * page_slots) % q;
 	for (unsigned i = 0; i < 3; i++) {
-		uint64_t k = first_fit(p, req, cand[i] << p->slot_shift, limit);
+		uint64_t k = first_fit(p, s, cand[i] << p->slot_shift, limit);
 
 		if (k == limit)
 			return UINT64_MAX;
@@ -199,19 +205,21 @@ static int transient_refuse(struct iotlb_mem *mem, void *va, uint64_t dma, size_
  * request without alignment needs) and begin the pool at the first slot that
  * satisfies them. The region is validated like a pool of iotlb_mem_add_pool.
  */
-int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
-			  struct iotlb__pool **pool_out, uint64_t *slot_out)
+int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
+			  const struct iotlb__req *req, struct iotlb__pool **pool_out,
+			  uint64_t *slot_out)
 {
 	const struct iotlb_region_ops *ops = mem->cfg.region_ops;
 	const struct iotlb_mem_params *p = &mem->p;
 	struct iotlb__domain *d = &mem->shared;
-	uint64_t nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
-	uint64_t slack = iotlb__transient_slack(p, req);
+	uint64_t nslots = s->nslots;
+	uint64_t slack = iotlb__transient_slack(p, s);
 	struct iotlb__pool *pool;
 	void *va = NULL;
 	uint64_t dma = 0, k;
 	size_t size;
 	int64_t slot;
+	bool settle = false;
 	int err;
 
 	/* A request no region can place: the provider is not bothered. */
@@ -226,7 +234,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err)
 		return transient_refuse(mem, va, dma, size, err);
-	k = first_fit(p, req, dma, slack + 1);
+	k = first_fit(p, s, dma, slack + 1);
 	err = k > slack ? -ENOSPC
 			: iotlb__pool_create(p, &mem->lock_ops, (char *)va + (k << p->slot_shift),
 					     dma + (k << p->slot_shift), nslots, 1, &pool);
@@ -240,7 +248,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 	pool->region_dma = dma;
 	pool->region_size = size;
 	pool->domain = d;
-	slot = iotlb__area_find(pool, 0, req);
+	slot = iotlb__area_take(pool, 0, s, req, &settle);
 	if (slot < 0) {
 		iotlb__pool_free_region(mem, pool);
 		return -ENOSPC;
@@ -253,13 +261,16 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 		pool->next = d->transient;
 		IOTLB__STORE(&d->transient_nslots, d->transient_nslots + nslots);
 		IOTLB__STORE(&d->transient_pools, d->transient_pools + 1);
-		__atomic_store_n(&d->transient, pool, __ATOMIC_RELEASE);
+		rcu_assign_pointer(d->transient, pool);
 	}
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err) {
 		iotlb__pool_destroy(pool);
 		return transient_refuse(mem, va, dma, size, err);
 	}
+	/* Its one take is a new high unless other areas have headroom. */
+	if (settle)
+		iotlb__hiwater_settle(d);
 	*pool_out = pool;
 	*slot_out = (uint64_t)slot;
 	return 0;
@@ -267,8 +278,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
 
 static struct iotlb_mem *mem_of(const struct iotlb__pool *pool)
 {
-	return (struct iotlb_mem *)(void *)((char *)pool->domain -
-					    offsetof(struct iotlb_mem, shared));
+	return caa_container_of(pool->domain, struct iotlb_mem, shared);
 }
 
 static void free_transient(struct iotlb__pool *pool)
@@ -290,8 +300,9 @@ void iotlb__transient_retire(struct iotlb__pool *pool)
 		return; /* a racing release already retired it */
 	}
 	iotlb__pool_fold_counters(pool, &d->retired, true);
-	__atomic_store_n(link, pool->next, __ATOMIC_RELEASE);
+	rcu_assign_pointer(*link, pool->next);
 	IOTLB__STORE(&d->transient_nslots, d->transient_nslots - pool->nslots);
+	iotlb__hiwater_retire(d, pool);
 	pthread_mutex_unlock(&mem->writer_lock);
 	/* Readers that found the pool before the unlink may still look at it. */
 	iotlb__after_grace_period(pool, free_transient);

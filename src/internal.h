@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <iotlb/iotlb.h>
+#include <urcu/call-rcu.h>
 
 #ifndef ENOTSUP
 #define ENOTSUP EOPNOTSUPP
@@ -56,14 +57,17 @@ enum iotlb__slot_kind {
 	IOTLB__SLOT_CARVED, /* lent to a private device's pool */
 };
 
-/* Per-slot metadata (ALGORITHM.md 2). `list` lives in its own array because
- * the search reads it alone. Never stored in the caller's region. */
+/* Per-slot record (docs/algorithm.md, "Per-slot state"), never stored in the
+ * caller's region. Occupancy itself is the area bitmap; the kernel's free-run
+ * counters are derived from it (iotlb__slots_free_run). */
 struct iotlb__slot {
 	uint64_t orig;	    /* mirrored original address; 0 = invalid */
-	int64_t alloc_size; /* may be negative in the last slot (2) */
+	int64_t alloc_size; /* may be negative in the last slot */
 	uint32_t pad_slots; /* in the first data slot only */
 	uint32_t owner;	    /* device id for allocated slots, 0 when free */
-	uint8_t kind;	    /* enum iotlb__slot_kind; read without lock for checks */
+	uint32_t tail;	    /* bytes of alignment round-up after the mapped bytes */
+	uint16_t area;	    /* area that owns the slot: no division on unmap */
+	uint8_t kind;	    /* enum iotlb__slot_kind */
 };
 
 /* One search request: everything the area search needs, and what to record. */
@@ -75,24 +79,54 @@ struct iotlb__req {
 	uint64_t seg_boundary_mask; /* all ones = none */
 	uint32_t owner;		    /* device id recorded in the slots */
 	uint32_t pad_slots;	    /* leading padding slots (streaming only) */
+	uint32_t tail;		    /* alloc_size - offset - mapped bytes (streaming) */
 	bool coherent;		    /* orig absent: coherent allocation or carve */
 	bool carve;		    /* whole-block take for a private pool */
-	uint64_t bounce_bytes;	    /* bytes to be copied to the device (stats) */
+	uint64_t bounce_bytes;	    /* bytes the map copies in, counted with the take */
+};
+
+/* What the slot search needs, worked out once per request (search.c). */
+struct iotlb__search {
+	uint64_t nslots;	    /* slots to take */
+	uint64_t align_mask;	    /* slot-unit mask of the alignment filter */
+	uint64_t target;	    /* required (device slot & align_mask) */
+	uint64_t stride;	    /* the kernel's step from an aligned position */
+	uint64_t period;	    /* distance between the positions the walk tests */
+	uint64_t boundary_slots;    /* seg_boundary_mask + 1, in slots */
+	uint64_t seg_boundary_mask; /* all ones = none */
 };
 
 struct iotlb__pool;
 struct iotlb__area;
 
-/* Searches area `a` of `pool` and takes the slots (ALGORITHM.md 4), taking and
- * dropping the area lock. Returns the first allocated slot or -1. */
-IOTLB__HIDDEN int64_t iotlb__area_find(struct iotlb__pool *pool, unsigned a,
-				       const struct iotlb__req *req);
-/* Takes / returns slots [s, s+n) with the area lock held (2.1, 2.2). */
-IOTLB__HIDDEN void iotlb__slots_take(struct iotlb__pool *pool, uint64_t s, uint64_t n,
-				     const struct iotlb__req *req);
-IOTLB__HIDDEN void iotlb__slots_return(struct iotlb__pool *pool, uint64_t s, uint64_t n);
-/* Initial free-run counters for slots [s, s+n) (2). */
-IOTLB__HIDDEN void iotlb__slots_init(struct iotlb__pool *pool, uint64_t s, uint64_t n);
+struct iotlb__area;
+struct iotlb_mem_params;
+
+/* Empty bitmap (past-the-end bits set) and full hints for a new area. */
+IOTLB__HIDDEN void iotlb__slots_init_area(struct iotlb__pool *pool, struct iotlb__area *area);
+/* Takes / returns slots [s, s+n) (pool-relative, inside `area`), lock held. */
+IOTLB__HIDDEN void iotlb__slots_take(struct iotlb__pool *pool, struct iotlb__area *area,
+				     uint64_t s, uint64_t n, const struct iotlb__req *req);
+IOTLB__HIDDEN void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__area *area,
+				       uint64_t s, uint64_t n);
+/* The kernel's free-run counter of slot i, derived from the bitmap. */
+IOTLB__HIDDEN uint32_t iotlb__slots_free_run(const struct iotlb__pool *pool, uint64_t i);
+/* Are slots [s, s+n) all free (any areas)? Needs their locks or quiescence. */
+IOTLB__HIDDEN bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint64_t s,
+					   uint64_t n);
+
+/* ------------------------------------------------------------------ search.c */
+
+IOTLB__HIDDEN void iotlb__search_prepare(const struct iotlb_mem_params *p,
+					 const struct iotlb__req *req, struct iotlb__search *s);
+/* The area-relative start the kernel's walk would choose in `area`, or -1
+ * (area lock held). Takes nothing; may lower segment hints. */
+IOTLB__HIDDEN int64_t iotlb__search_area(const struct iotlb__pool *pool,
+					 const struct iotlb__area *area,
+					 const struct iotlb__search *s);
+/* Can the request start at the slot with device address `addr`? */
+IOTLB__HIDDEN bool iotlb__search_fits_at(const struct iotlb_mem_params *p,
+					 const struct iotlb__search *s, uint64_t addr);
 
 /* ------------------------------------------------------------------ lock/ */
 
@@ -127,15 +161,19 @@ IOTLB__HIDDEN uint64_t iotlb__lock_none_violations(const void *lock);
  * state right after the struct, so areas never share a line.
  */
 struct iotlb__area {
+	/* set at creation, then only read */
 	void *lock;	 /* lock state, inside this area's stride */
+	uint64_t *map;	 /* occupancy bitmap, area-relative, 1 = taken */
+	uint32_t *hint;	 /* per segment: upper bound of its longest free run */
 	uint64_t base;	 /* first slot */
 	uint64_t nslots; /* slots in this area */
-	uint64_t index;	 /* cursor, area-relative, < nslots */
-	uint64_t used;	 /* slots allocated in this area */
+	unsigned number; /* index in the pool */
+	/* written only under the area lock (IOTLB__BUMP), read relaxed */
+	uint64_t index;	  /* cursor, area-relative, < nslots */
+	uint64_t used;	  /* slots allocated in this area */
+	int64_t hw_slack; /* high-water headroom held by this area (stats.c) */
 	struct iotlb__lock_counters lc;
-	/* written only under the area lock (IOTLB__BUMP) */
 	uint64_t maps, unmaps, allocs, frees;
-	/* also written by sync, which takes no lock (IOTLB__ADD only) */
 	uint64_t syncs, bounced_to_device, bounced_to_cpu, overflow_clamps;
 } __attribute__((aligned(IOTLB__CACHELINE)));
 
@@ -147,6 +185,12 @@ IOTLB__HIDDEN int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas,
 IOTLB__HIDDEN void iotlb__areas_destroy(struct iotlb__pool *pool);
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a);
 IOTLB__HIDDEN unsigned iotlb__area_of_slot(const struct iotlb__pool *pool, uint64_t slot);
+/* Searches area `a` and takes the slots for `req` under its lock. Returns the
+ * first slot or -1; *settle is set when the high-water mark needs settling
+ * (call iotlb__hiwater_settle after every lock is dropped). */
+IOTLB__HIDDEN int64_t iotlb__area_take(struct iotlb__pool *pool, unsigned a,
+				       const struct iotlb__search *s,
+				       const struct iotlb__req *req, bool *settle);
 /* Lock with contention accounting paid only when the first try fails. */
 IOTLB__HIDDEN void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx);
 IOTLB__HIDDEN void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area,
@@ -178,7 +222,7 @@ struct iotlb__pool {
 	uint64_t area_nslots; /* of every area but the last */
 	size_t area_stride;
 	void *areas_mem; /* nareas * area_stride bytes, line aligned */
-	uint32_t *list;	 /* free-run counters (2) */
+	void *state_mem; /* the areas' bitmaps and hints, each on its own lines */
 	struct iotlb__slot *slots;
 	uint32_t index;	    /* creation order, for area stats */
 	bool transient;	    /* serves one request, freed after its unmap */
@@ -190,9 +234,9 @@ struct iotlb__pool {
 	/* private pools: where the range sits in the shared pool */
 	struct iotlb__pool *parent;
 	uint64_t parent_slot;
-	struct iotlb__rcu_node {
-		void *opaque[4]; /* struct rcu_head storage, see rcu.c */
-	} rcu;
+	/* transient pools: freed after a grace period (rcu.c) */
+	struct rcu_head rcu;
+	void (*deferred)(struct iotlb__pool *pool);
 };
 
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a)
@@ -213,23 +257,40 @@ IOTLB__HIDDEN uint64_t iotlb__pool_used(const struct iotlb__pool *pool);
 
 /* ------------------------------------------------------------------ mem.c */
 
+/* The pools of a domain sorted by device address, for bisection. Replaced
+ * whole when a pool is added; replaced arrays are kept until the domain
+ * goes, because lookups read them without RCU (pools are never removed). */
+struct iotlb__pool_index {
+	struct iotlb__pool_index *older;
+	uint64_t n;
+	struct iotlb__pool *pool[];
+};
+
 /*
  * A domain is the set of pools one device maps from: the mem's shared pools,
- * or a private device's carved pool. Pools are read under RCU.
+ * or a private device's carved pool. Its pools live as long as it does, so
+ * the map and unmap paths read them without RCU; only transient pools, which
+ * come and go, are read under RCU (domain.c).
  */
 struct iotlb__domain {
-	struct iotlb__pool *pools;     /* searchable pools, newest first (RCU) */
-	struct iotlb__pool *transient; /* transient pools, lookup only (RCU) */
+	/* read on every call; written only when pools are added */
+	struct iotlb__pool *pools;	  /* searchable pools, newest first */
+	struct iotlb__pool_index *index;  /* the same, by address */
+	struct iotlb__pool *transient;	  /* transient pools, lookup only (RCU) */
 	unsigned max_nareas;
 	uint64_t max_pool_nslots; /* of the largest non-transient pool */
+	uint8_t hw_reset_pending; /* the next take re-bases the high-water mark */
 	uint64_t nslots;	  /* slots of non-transient pools */
 	uint64_t npools;
 	uint64_t transient_nslots;
 	uint64_t transient_pools;
-	/* written from many threads: atomics on their own line */
-	uint64_t used __attribute__((aligned(IOTLB__CACHELINE)));
-	uint64_t used_hiwater;
-	uint64_t fail_nospace, fail_too_big, area_fallbacks;
+	/* the exact high-water mark (stats.c): changed only by its slow path */
+	pthread_mutex_t hw_lock __attribute__((aligned(IOTLB__CACHELINE)));
+	uint64_t hw;
+	int64_t hw_spare; /* headroom held by no area */
+	/* counters of rare events, atomics on their own line */
+	uint64_t fail_nospace __attribute__((aligned(IOTLB__CACHELINE)));
+	uint64_t fail_too_big, area_fallbacks;
 	uint64_t grow_attempts, grow_failures;
 	/* activity counters of pools already removed (transient pools) */
 	struct iotlb_stats retired __attribute__((aligned(IOTLB__CACHELINE)));
@@ -262,36 +323,45 @@ struct iotlb_dev {
 	uint64_t alloc_align_mask;
 	uint64_t seg_boundary_mask;
 	unsigned nqueues;
-	uint64_t live;		  /* live mappings + allocations (atomic) */
 	unsigned char *carve_ctx; /* lock contexts for carving (private only) */
 	struct iotlb__domain private_domain;
 };
 
 /* ------------------------------------------------------------------ rcu.c */
 
-/* RCU read side (liburcu-bp: no thread registration by callers). */
+/* RCU read side (liburcu-bp: no thread registration by callers), inline. */
 IOTLB__HIDDEN void iotlb__read_lock(void);
 IOTLB__HIDDEN void iotlb__read_unlock(void);
-IOTLB__HIDDEN void iotlb__synchronize(void);
 /* Calls fn(pool) after a grace period, from liburcu's call_rcu thread. */
 IOTLB__HIDDEN void iotlb__after_grace_period(struct iotlb__pool *pool,
 					     void (*fn)(struct iotlb__pool *pool));
 /* Waits until every iotlb__after_grace_period callback queued so far has run. */
 IOTLB__HIDDEN void iotlb__grace_period_barrier(void);
 
-/* Pools of a domain (mem.c). */
-IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__domain *d,
-							  uint64_t dma);
-IOTLB__HIDDEN void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool);
-IOTLB__HIDDEN void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n);
-/* Can a request of `alloc_size` bytes (padding included) never be served? */
+/* ------------------------------------------------------------------ domain.c */
+
+IOTLB__HIDDEN int iotlb__domain_init(struct iotlb__domain *d);
+/* Frees the lookup arrays (not the pools). */
+IOTLB__HIDDEN void iotlb__domain_fini(struct iotlb__domain *d);
+/* Publishes a built pool (writer lock held); -ENOMEM leaves it unpublished. */
+IOTLB__HIDDEN int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool);
+/* The non-transient pool holding `dma`, by bisection, without RCU; or NULL. */
+IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domain *d,
+						       uint64_t dma);
+/* The transient pool holding `dma`, or NULL; RCU read lock held. */
+IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup_transient(const struct iotlb__domain *d,
+								 uint64_t dma);
+/* Slots in use in the domain (sum of its areas), read relaxed. */
+IOTLB__HIDDEN uint64_t iotlb__domain_used(const struct iotlb__domain *d);
+/* Can a request of `alloc_size` bytes (padding included) never be served?
+ * (mem.c) */
 IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem,
 					 const struct iotlb__domain *d, uint64_t alloc_size);
 /* Is a region from the growth provider usable (aligned, no wrap, no overlap
- * with any pool, transient ones included)? 0 or -EINVAL; writer_lock held. */
+ * with any pool, transient ones included)? 0 or -EINVAL; writer_lock held.
+ * (mem.c) */
 IOTLB__HIDDEN int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr,
 					       uint64_t dma_addr, size_t size);
-IOTLB__HIDDEN void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n);
 
 /* ------------------------------------------------------------------ grow.c */
 
@@ -299,22 +369,18 @@ IOTLB__HIDDEN int iotlb__grow_start(struct iotlb_mem *mem);
 IOTLB__HIDDEN void iotlb__grow_stop(struct iotlb_mem *mem);
 /* Asks the worker for one more pool; never blocks on the provider. */
 IOTLB__HIDDEN void iotlb__grow_request(struct iotlb_mem *mem);
-/* Serves `req` from a fresh one-area pool of its own (ALGORITHM.md 7). */
-IOTLB__HIDDEN int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__req *req,
-					struct iotlb__pool **pool_out, uint64_t *slot_out);
+/* Serves `req` from a fresh one-area pool of its own (docs/algorithm.md, "Growth"). */
+IOTLB__HIDDEN int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
+					const struct iotlb__req *req, struct iotlb__pool **pool_out,
+					uint64_t *slot_out);
 /* Called after a transient pool's allocation was released. */
 IOTLB__HIDDEN void iotlb__transient_retire(struct iotlb__pool *pool);
 /* Hands a provider pool's region back and frees the pool. */
 IOTLB__HIDDEN void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool);
-/* Can `req` start at the slot with device address `addr` (alignment, boundary)? */
-IOTLB__HIDDEN bool iotlb__req_fits_at(const struct iotlb_mem_params *p,
-				      const struct iotlb__req *req, uint64_t addr);
-IOTLB__HIDDEN uint64_t iotlb__req_stride(const struct iotlb_mem_params *p,
-					 const struct iotlb__req *req);
-/* Slots a transient region needs before `req` can start, worst case over
- * page-aligned regions; UINT64_MAX when it can start nowhere. */
+/* Slots a transient region needs before the request can start, worst case
+ * over page-aligned regions; UINT64_MAX when it can start nowhere. */
 IOTLB__HIDDEN uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p,
-					      const struct iotlb__req *req);
+					      const struct iotlb__search *s);
 
 /* ------------------------------------------------------------------ block.c */
 
@@ -329,18 +395,11 @@ IOTLB__HIDDEN void iotlb__private_destroy(struct iotlb_dev *dev);
 /* Area hint for a request: the queue if given, else the mem's policy. */
 IOTLB__HIDDEN unsigned iotlb__select_hint(struct iotlb_mem *mem, int queue);
 
-/* ------------------------------------------------------------------ search.c */
-
 /* Finds and takes slots for `req` across the domain's pools, area-major
- * (ALGORITHM.md 3 and 7). 0, -ENOSPC. */
+ * (docs/algorithm.md, "Areas" and "Growth"). 0, -ENOSPC. */
 IOTLB__HIDDEN int iotlb__domain_find(struct iotlb__domain *d, unsigned hint,
-				     const struct iotlb__req *req, struct iotlb__pool **pool_out,
-				     uint64_t *slot_out);
-
-/* ------------------------------------------------------------------ bounce.c */
-
-IOTLB__HIDDEN uint64_t iotlb__padded_size(const struct iotlb_dev *dev, uint64_t orig, size_t size,
-					  uint64_t *offset_out);
+				     const struct iotlb__search *s, const struct iotlb__req *req,
+				     struct iotlb__pool **pool_out, uint64_t *slot_out);
 
 /* ------------------------------------------------------------------ config.c */
 
@@ -355,6 +414,26 @@ __attribute__((format(printf, 3, 4))) IOTLB__HIDDEN void
 iotlb__log(const struct iotlb_mem *mem, int level, const char *fmt, ...);
 
 /* ------------------------------------------------------------------ stats.c */
+
+/* High-water bookkeeping of a take of n slots in `area` (area lock held):
+ * true when iotlb__hiwater_settle must run once the lock is dropped. */
+static inline bool iotlb__hiwater_take(const struct iotlb__domain *d, struct iotlb__area *area,
+				       uint64_t n)
+{
+	int64_t slack = IOTLB__LOAD(&area->hw_slack) - (int64_t)n;
+
+	IOTLB__STORE(&area->hw_slack, slack);
+	return slack < 0 || IOTLB__LOAD(&d->hw_reset_pending);
+}
+static inline void iotlb__hiwater_return(struct iotlb__area *area, uint64_t n)
+{
+	IOTLB__BUMP(&area->hw_slack, (int64_t)n);
+}
+/* Re-balances headroom or raises the mark, under every area lock of `d`. */
+IOTLB__HIDDEN void iotlb__hiwater_settle(struct iotlb__domain *d);
+/* A transient pool leaves: its areas' headroom goes to the domain. */
+IOTLB__HIDDEN void iotlb__hiwater_retire(struct iotlb__domain *d, struct iotlb__pool *pool);
+IOTLB__HIDDEN uint64_t iotlb__hiwater_read(const struct iotlb__domain *d, uint64_t used);
 
 IOTLB__HIDDEN void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s);
 /* Adds a pool's per-area activity counters into `s` (atomically if asked). */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Allocator lifetime: configuration checks and defaults, the shared pool
- * list (newest first, read under RCU, changed under writer_lock), and the
- * mem-wide used / high-water counters.
+ * Allocator lifetime: configuration checks and defaults, the shared pools
+ * (added under writer_lock, see domain.c), and resetting the high-water mark.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -135,16 +134,23 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (mem->cfg.flags & IOTLB_MEM_GROW) {
+	err = iotlb__domain_init(&mem->shared);
+	if (!err) {
+		err = iotlb__domain_add_pool(&mem->shared, pool);
+		if (err)
+			iotlb__domain_fini(&mem->shared);
+	}
+	if (!err && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		err = iotlb__grow_start(mem);
-		if (err) {
-			pthread_mutex_destroy(&mem->writer_lock);
-			iotlb__pool_destroy(pool);
-			goto fail;
-		}
+		if (err)
+			iotlb__domain_fini(&mem->shared);
+	}
+	if (err) {
+		pthread_mutex_destroy(&mem->writer_lock);
+		iotlb__pool_destroy(pool);
+		goto fail;
 	}
 	mem->next_dev_id = 1;
-	iotlb__domain_add_pool(&mem->shared, pool);
 	pool->index = mem->next_pool_index++;
 	*out = mem;
 	return 0;
@@ -174,6 +180,7 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 	iotlb__grace_period_barrier();
 	destroy_pool_list(mem, mem->shared.pools);
 	destroy_pool_list(mem, mem->shared.transient);
+	iotlb__domain_fini(&mem->shared);
 	pthread_mutex_destroy(&mem->writer_lock);
 	iotlb__free(mem);
 	return 0;
@@ -236,40 +243,15 @@ int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, si
 				 size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
 	if (err)
 		goto out;
-	pool->index = mem->next_pool_index++;
-	iotlb__domain_add_pool(&mem->shared, pool);
+	pool->index = mem->next_pool_index;
+	err = iotlb__domain_add_pool(&mem->shared, pool);
+	if (err)
+		iotlb__pool_destroy(pool);
+	else
+		mem->next_pool_index++;
 out:
 	pthread_mutex_unlock(&mem->writer_lock);
 	return err;
-}
-
-void iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
-{
-	pool->domain = d;
-	pool->next = d->pools;
-	IOTLB__STORE(&d->nslots, d->nslots + pool->nslots);
-	IOTLB__STORE(&d->npools, d->npools + 1);
-	if (pool->nareas > d->max_nareas)
-		IOTLB__STORE(&d->max_nareas, pool->nareas);
-	if (pool->nslots > d->max_pool_nslots)
-		IOTLB__STORE(&d->max_pool_nslots, pool->nslots);
-	/* Publish only a fully built pool. */
-	__atomic_store_n(&d->pools, pool, __ATOMIC_RELEASE);
-}
-
-struct iotlb__pool *iotlb__domain_find_pool(const struct iotlb__domain *d, uint64_t dma)
-{
-	struct iotlb__pool *pool;
-
-	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
-		if (iotlb__pool_contains(pool, dma))
-			return pool;
-	for (pool = __atomic_load_n(&d->transient, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
-		if (iotlb__pool_contains(pool, dma))
-			return pool;
-	return NULL;
 }
 
 /*
@@ -291,25 +273,13 @@ bool iotlb__domain_too_big(const struct iotlb_mem *mem, const struct iotlb__doma
 	return nslots > IOTLB__LOAD(&d->max_pool_nslots);
 }
 
-void iotlb__domain_used_add(struct iotlb__domain *d, uint64_t n)
-{
-	uint64_t used = __atomic_add_fetch(&d->used, n, __ATOMIC_RELAXED);
-	uint64_t hi = IOTLB__LOAD(&d->used_hiwater);
-
-	while (used > hi && !__atomic_compare_exchange_n(&d->used_hiwater, &hi, used, true,
-							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-void iotlb__domain_used_sub(struct iotlb__domain *d, uint64_t n)
-{
-	__atomic_sub_fetch(&d->used, n, __ATOMIC_RELAXED);
-}
-
 int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value)
 {
 	if (!mem || value != 0)
 		return -EINVAL;
-	IOTLB__STORE(&mem->shared.used_hiwater, 0);
+	/* The next take re-bases the mark on the use at that moment. */
+	pthread_mutex_lock(&mem->shared.hw_lock);
+	IOTLB__STORE(&mem->shared.hw_reset_pending, (uint8_t)1);
+	pthread_mutex_unlock(&mem->shared.hw_lock);
 	return 0;
 }

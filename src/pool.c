@@ -24,9 +24,9 @@ int iotlb__pool_create(const struct iotlb_mem_params *p, const struct iotlb_lock
 	pool->dma_addr = dma_addr;
 	pool->nslots = nslots;
 	pool->end_dma = dma_addr + (nslots << p->slot_shift);
-	pool->list = iotlb__zalloc(_Alignof(uint32_t), nslots, sizeof(*pool->list));
-	pool->slots = iotlb__zalloc(_Alignof(struct iotlb__slot), nslots, sizeof(*pool->slots));
-	if (!pool->list || !pool->slots) {
+	/* Line aligned: areas are whole segments, so no two areas share a line. */
+	pool->slots = iotlb__zalloc(IOTLB__CACHELINE, nslots, sizeof(*pool->slots));
+	if (!pool->slots) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -34,12 +34,10 @@ int iotlb__pool_create(const struct iotlb_mem_params *p, const struct iotlb_lock
 				  ops);
 	if (err)
 		goto fail;
-	iotlb__slots_init(pool, 0, nslots);
 	*out = pool;
 	return 0;
 fail:
 	iotlb__free(pool->slots);
-	iotlb__free(pool->list);
 	iotlb__free(pool);
 	return err;
 }
@@ -50,7 +48,6 @@ void iotlb__pool_destroy(struct iotlb__pool *pool)
 		return;
 	iotlb__areas_destroy(pool);
 	iotlb__free(pool->slots);
-	iotlb__free(pool->list);
 	iotlb__free(pool);
 }
 

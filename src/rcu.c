@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The RCU flavour behind the pool lists: liburcu's "bulletproof" flavour, so
- * callers' threads need no registration and may come and go freely. The
- * rest of the library sees only these wrappers.
+ * callers' threads need no registration and may come and go freely. Only
+ * transient pools need it: every other pool lives as long as its domain.
  */
-#include <string.h>
+/*
+ * Not _LGPL_SOURCE: only transient pools take the read side (every other
+ * pool lives as long as its domain), so no map or unmap of a pool that
+ * cannot grow pays for it; and liburcu 0.13's inlined reader trips UBSan's
+ * alignment check on liburcu's own registry.
+ */
 #include <urcu/urcu-bp.h>
 
 #include "internal.h"
@@ -33,11 +38,6 @@ static char grace_period, callbacks_done;
 #define TSAN_ACQUIRE(addr) ((void)0)
 #endif
 
-/* pool->rcu holds a struct rcu_head followed by the function to call. */
-#define FN_SLOT 3
-_Static_assert(sizeof(struct rcu_head) <= FN_SLOT * sizeof(void *),
-	       "struct iotlb__rcu_node must hold a struct rcu_head and a function");
-
 void iotlb__read_lock(void)
 {
 	urcu_bp_read_lock();
@@ -49,29 +49,21 @@ void iotlb__read_unlock(void)
 	urcu_bp_read_unlock();
 }
 
-void iotlb__synchronize(void)
-{
-	urcu_bp_synchronize_rcu();
-}
-
 static void run_deferred(struct rcu_head *head)
 {
-	struct iotlb__pool *pool =
-		(struct iotlb__pool *)(void *)((char *)head - offsetof(struct iotlb__pool, rcu));
-	void (*fn)(struct iotlb__pool *);
+	struct iotlb__pool *pool = caa_container_of(head, struct iotlb__pool, rcu);
 
 	TSAN_ACQUIRE(head);
 	TSAN_ACQUIRE(&grace_period);
-	memcpy(&fn, &pool->rcu.opaque[FN_SLOT], sizeof(fn));
-	fn(pool);
+	pool->deferred(pool);
 	TSAN_RELEASE(&callbacks_done);
 }
 
 void iotlb__after_grace_period(struct iotlb__pool *pool, void (*fn)(struct iotlb__pool *pool))
 {
-	memcpy(&pool->rcu.opaque[FN_SLOT], &fn, sizeof(fn));
+	pool->deferred = fn;
 	TSAN_RELEASE(&pool->rcu);
-	urcu_bp_call_rcu((struct rcu_head *)(void *)&pool->rcu, run_deferred);
+	urcu_bp_call_rcu(&pool->rcu, run_deferred);
 }
 
 void iotlb__grace_period_barrier(void)

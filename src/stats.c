@@ -6,7 +6,134 @@
 #include <stdio.h>
 #include <string.h>
 
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/pointer.h>
+
 #include "internal.h"
+
+/*
+ * The exact high-water mark without a shared counter on the hot path.
+ * Invariant, at every instant: hw - used == spare + the sum of the areas'
+ * hw_slack, because every change keeps it: a take spends its own area's
+ * slack and a return refills it (both under that area's lock only), and the
+ * settle below moves headroom between areas and `spare`, or raises hw and an
+ * area's slack together. A take settles only when its area's slack went
+ * negative (the domain may be at a new high): first from `spare`, then from
+ * every other area's slack, and only what nobody holds raises the mark.
+ * docs/design.md, "The high-water mark", shows why this stays exact.
+ */
+typedef void (*area_fn)(struct iotlb__pool *pool, struct iotlb__area *area, void *arg);
+
+/*
+ * Calls fn under the lock of each area whose slack `want` selects (by a
+ * relaxed read first, so that areas with nothing to give or take are not
+ * disturbed; a take that makes a skipped area negative settles after us).
+ * hw_lock is held by the caller.
+ */
+static void each_area_locked(struct iotlb__domain *d, area_fn fn, void *arg, int want)
+{
+	_Alignas(IOTLB__CACHELINE) unsigned char ctx[IOTLB_LOCK_CTX_MAX];
+	struct iotlb__pool *pool;
+
+	iotlb__read_lock();
+	for (int pass = 0; pass < 2; pass++)
+		for (pool = pass ? rcu_dereference(d->transient) : rcu_dereference(d->pools); pool;
+		     pool = rcu_dereference(pool->next))
+			for (unsigned a = 0; a < pool->nareas; a++) {
+				struct iotlb__area *area = iotlb__area_at(pool, a);
+				int64_t slack = IOTLB__LOAD(&area->hw_slack);
+
+				if ((want < 0 && slack >= 0) || (want > 0 && slack <= 0) ||
+				    (want == 0 && slack == 0))
+					continue;
+				iotlb__area_lock(pool, area, ctx);
+				fn(pool, area, arg);
+				iotlb__area_unlock(pool, area, ctx);
+			}
+	iotlb__read_unlock();
+}
+
+struct settle {
+	struct iotlb__domain *d;
+	bool all;	/* move every slack, negative too, into spare */
+	bool raise;	/* cover what spare cannot by raising the mark */
+	bool short_;	/* some deficit was left uncovered */
+};
+
+static void collect(struct iotlb__pool *pool, struct iotlb__area *area, void *arg)
+{
+	struct settle *st = arg;
+	int64_t slack = area->hw_slack;
+
+	(void)pool;
+	if (slack > 0 || st->all) {
+		st->d->hw_spare += slack;
+		IOTLB__STORE(&area->hw_slack, 0);
+	}
+}
+
+static void cover(struct iotlb__pool *pool, struct iotlb__area *area, void *arg)
+{
+	struct settle *st = arg;
+	struct iotlb__domain *d = st->d;
+	int64_t need = -area->hw_slack, give;
+
+	(void)pool;
+	if (need <= 0)
+		return;
+	give = d->hw_spare < need ? (d->hw_spare > 0 ? d->hw_spare : 0) : need;
+	d->hw_spare -= give;
+	need -= give;
+	if (need && st->raise) {
+		IOTLB__STORE(&d->hw, d->hw + (uint64_t)need);
+		need = 0;
+	}
+	IOTLB__STORE(&area->hw_slack, -need);
+	if (need)
+		st->short_ = true;
+}
+
+void iotlb__hiwater_settle(struct iotlb__domain *d)
+{
+	struct settle st = {.d = d};
+
+	pthread_mutex_lock(&d->hw_lock);
+	if (IOTLB__LOAD(&d->hw_reset_pending)) {
+		/* Re-base: hw becomes the use right now (invariant: hw - spare). */
+		st.all = true;
+		each_area_locked(d, collect, &st, 0);
+		IOTLB__STORE(&d->hw, (uint64_t)((int64_t)d->hw - d->hw_spare));
+		d->hw_spare = 0;
+		IOTLB__STORE(&d->hw_reset_pending, (uint8_t)0);
+	} else {
+		each_area_locked(d, cover, &st, -1);
+		if (st.short_) {
+			each_area_locked(d, collect, &st, 1);
+			st.raise = true;
+			each_area_locked(d, cover, &st, -1);
+		}
+	}
+	pthread_mutex_unlock(&d->hw_lock);
+}
+
+void iotlb__hiwater_retire(struct iotlb__domain *d, struct iotlb__pool *pool)
+{
+	/* Writer lock held, the pool just unlinked and holding nothing. */
+	pthread_mutex_lock(&d->hw_lock);
+	for (unsigned a = 0; a < pool->nareas; a++)
+		d->hw_spare += IOTLB__LOAD(&iotlb__area_at(pool, a)->hw_slack);
+	pthread_mutex_unlock(&d->hw_lock);
+}
+
+uint64_t iotlb__hiwater_read(const struct iotlb__domain *d, uint64_t used)
+{
+	uint64_t hw = IOTLB__LOAD(&d->hw);
+
+	if (IOTLB__LOAD(&d->hw_reset_pending))
+		return 0;
+	/* A take between its area lock and its settle may be ahead of hw. */
+	return hw > used ? hw : used;
+}
 
 /* The per-area activity counters, and where they go in struct iotlb_stats. */
 #define AREA_COUNTERS(X)                        \
@@ -46,12 +173,10 @@ void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s)
 
 	memset(s, 0, sizeof(*s));
 	s->struct_size = sizeof(*s);
-	iotlb__read_lock();
-	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
+	for (pool = rcu_dereference(d->pools); pool; pool = rcu_dereference(pool->next))
 		iotlb__pool_fold_counters(pool, s, false);
-	for (pool = __atomic_load_n(&d->transient, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE))
+	iotlb__read_lock();
+	for (pool = rcu_dereference(d->transient); pool; pool = rcu_dereference(pool->next))
 		iotlb__pool_fold_counters(pool, s, false);
 	iotlb__read_unlock();
 #define RETIRED(field, stat) s->stat += IOTLB__LOAD(&d->retired.stat);
@@ -60,8 +185,8 @@ void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s)
 	if (IOTLB__LOAD(&d->retired.lock_wait_max_ns) > s->lock_wait_max_ns)
 		s->lock_wait_max_ns = IOTLB__LOAD(&d->retired.lock_wait_max_ns);
 	s->nslots = IOTLB__LOAD(&d->nslots);
-	s->used = IOTLB__LOAD(&d->used);
-	s->used_hiwater = IOTLB__LOAD(&d->used_hiwater);
+	s->used = iotlb__domain_used(d);
+	s->used_hiwater = iotlb__hiwater_read(d, s->used);
 	s->transient_nslots = IOTLB__LOAD(&d->transient_nslots);
 	s->npools = IOTLB__LOAD(&d->npools);
 	s->nareas = IOTLB__LOAD(&d->max_nareas);
@@ -132,8 +257,8 @@ static int area_stats(const struct iotlb__domain *d, unsigned pool_index, unsign
 	int err = -EINVAL;
 
 	iotlb__read_lock();
-	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
+	for (pool = rcu_dereference(d->pools); pool;
+	     pool = rcu_dereference(pool->next)) {
 		if (pool->index == pool_index && a < pool->nareas) {
 			iotlb__area_stats_fill(pool, a, &s);
 			err = 0;
@@ -181,8 +306,8 @@ int iotlb_stats_print(const struct iotlb_mem *mem, const struct iotlb_dev *dev,
 	print(ctx, "pool area   first   nslots     used   cursor     acquired    contended"
 		   "      wait_ns  wait_max_ns");
 	iotlb__read_lock();
-	for (pool = __atomic_load_n(&d->pools, __ATOMIC_ACQUIRE); pool;
-	     pool = __atomic_load_n(&pool->next, __ATOMIC_ACQUIRE)) {
+	for (pool = rcu_dereference(d->pools); pool;
+	     pool = rcu_dereference(pool->next)) {
 		for (unsigned a = 0; a < pool->nareas; a++) {
 			struct iotlb_area_stats as;
 

@@ -8,6 +8,7 @@
 #define IOTLB_LOCK_WAIT_H
 
 #include <sched.h>
+#include <urcu/arch.h>
 
 /*
  * Pause steps before a waiter starts yielding. A critical section of the
@@ -19,11 +20,10 @@
 #define IOTLB__SPIN_BEFORE_YIELD 256u
 #endif
 
+/* liburcu's portable pause / yield-to-sibling hint. */
 static inline void iotlb__cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
+	caa_cpu_relax();
 }
 
 /* One step of a wait; `steps` counts the steps of this wait so far. */

@@ -219,9 +219,9 @@ static inline uint32_t df_fresh_list(uint64_t i, uint64_t nslots, unsigned seg)
 static inline void df_assert_list_fresh(const struct iotlb__pool *p, unsigned seg)
 {
 	for (uint64_t i = 0; i < p->nslots; i++)
-		if (p->list[i] != df_fresh_list(i, p->nslots, seg))
+		if (iotlb__slots_free_run(p, i) != df_fresh_list(i, p->nslots, seg))
 			fail_msg("pool 0x%llx: list[%llu] = %u, a fresh pool has %u",
-				 (unsigned long long)p->dma_addr, (unsigned long long)i, p->list[i],
+				 (unsigned long long)p->dma_addr, (unsigned long long)i, iotlb__slots_free_run(p, i),
 				 df_fresh_list(i, p->nslots, seg));
 }
 
@@ -244,7 +244,8 @@ static inline void df_snap_take(const struct iotlb__pool *p, struct df_snap *s)
 	s->list = malloc(n * sizeof(*s->list));
 	s->slots = malloc(n * sizeof(*s->slots));
 	assert_true(s->list && s->slots);
-	memcpy(s->list, p->list, n * sizeof(*s->list));
+	for (size_t i = 0; i < n; i++)
+		s->list[i] = iotlb__slots_free_run(p, i);
 	memcpy(s->slots, p->slots, n * sizeof(*s->slots));
 	assert_true(p->nareas <= 64);
 	s->nareas = p->nareas;
@@ -279,16 +280,16 @@ static inline void df_snap_expect_mask(const struct df_snap *s, const uint8_t *c
 
 	for (uint64_t i = 0; i < p->nslots; i++) {
 		if (carved && carved[i]) {
-			if (p->list[i] != 0)
+			if (iotlb__slots_free_run(p, i) != 0)
 				fail_msg("carved slot %llu has list %u", (unsigned long long)i,
-					 p->list[i]);
+					 iotlb__slots_free_run(p, i));
 			if (p->slots[i].kind == IOTLB__SLOT_FREE)
 				fail_msg("carved slot %llu is free", (unsigned long long)i);
 			continue;
 		}
-		if (p->list[i] != s->list[i])
+		if (iotlb__slots_free_run(p, i) != s->list[i])
 			fail_msg("list[%llu] = %u, before carving %u", (unsigned long long)i,
-				 p->list[i], s->list[i]);
+				 iotlb__slots_free_run(p, i), s->list[i]);
 		if (!df_slot_same(&p->slots[i], &s->slots[i]))
 			fail_msg("slot %llu metadata differs from before carving",
 				 (unsigned long long)i);

@@ -112,7 +112,8 @@ static void compare_with_model(struct run *r)
 	if (!r->model_mode)
 		return;
 	model_free_runs(&r->m, r->runs);
-	CHECK(memcmp(r->runs, pool->list, pool->nslots * sizeof(uint32_t)) == 0);
+	for (uint64_t i = 0; i < pool->nslots; i++)
+		CHECK(r->runs[i] == iotlb__slots_free_run(pool, i));
 	CHECK(pool->nareas == r->m.nareas);
 	for (unsigned a = 0; a < pool->nareas; a++) {
 		CHECK(iotlb__area_at(pool, a)->index == r->m.areas[a].index);

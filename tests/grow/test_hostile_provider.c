@@ -438,6 +438,7 @@ static void test_transient_slack_is_enough_and_tight_for_every_region_start(void
 		bool coherent = oi == 4;
 		uint64_t o = coherent ? 0 : origs[oi], off, worst = 0, slack;
 		struct iotlb__req req = { .seg_boundary_mask = bound, .min_align_mask = min };
+		struct iotlb__search srch;
 
 		if (bound < min || bound < align)
 			continue; /* refused by iotlb_dev_create */
@@ -458,12 +459,13 @@ static void test_transient_slack_is_enough_and_tight_for_every_region_start(void
 		if (req.alloc_size > SEG_BYTES)
 			continue; /* -E2BIG before any pool is asked */
 		cases++;
-		slack = iotlb__transient_slack(&p, &req);
+		iotlb__search_prepare(&p, &req, &srch);
+		slack = iotlb__transient_slack(&p, &srch);
 		for (uint64_t d = 0x40000000; d < 0x40000000 + (1u << 20); d += PAGE) {
 			uint64_t k;
 
 			for (k = 0; k < 1024; k++)
-				if (iotlb__req_fits_at(&p, &req, d + k * SLOT))
+				if (iotlb__search_fits_at(&p, &srch, d + k * SLOT))
 					break;
 			if (slack == UINT64_MAX) {
 				if (k < 1024)

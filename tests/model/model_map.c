@@ -166,6 +166,7 @@ static void bounce_copy(struct model *m, struct model_stats *st, const struct mo
 			struct model_copy *c)
 {
 	uint64_t i = (t - pool->dma_addr) >> m->p.slot_shift;
+	const struct model_alloc *al;
 	int64_t delta, avail;
 
 	memset(c, 0, sizeof(*c));
@@ -178,6 +179,14 @@ static void bounce_copy(struct model *m, struct model_stats *st, const struct mo
 	avail = pool->alloc_size[i] - delta;
 	if (avail <= 0)
 		model__bug("copy from beyond the allocation");
+	/* libiotlb: never past the mapped bytes, which on an alloc_align device
+	 * end before the allocation (docs/design.md, "Safety rules beyond the
+	 * kernel"); the kernel clamps to the allocation only. */
+	al = model__alloc_of_slot(m, pool, i);
+	if (al && (int64_t)(al->orig + al->size - (pool->orig[i] + (uint64_t)delta)) < avail)
+		avail = (int64_t)(al->orig + al->size - (pool->orig[i] + (uint64_t)delta));
+	if (avail <= 0)
+		model__bug("copy from beyond the mapped bytes");
 	c->requested = size;
 	c->avail = (uint64_t)avail;
 	/* 3. */
@@ -290,9 +299,12 @@ enum model_addr_class model_classify(const struct model *m, const struct model_d
 	al = model__alloc_of_slot(m, pool, (dma - pool->dma_addr) >> m->p.slot_shift);
 	if (!al || al->coherent || al->carved || al->dev != d->id)
 		return MODEL_ADDR_NOT_DATA;
-	/* the data ends where the head slot's alloc_size says the allocation ends */
+	/* the data ends where the head slot's alloc_size says the allocation
+	 * ends, and libiotlb stops at the mapped bytes before that */
 	head = al->first + al->pad;
 	end = al->handle + (uint64_t)pool->alloc_size[head];
+	if (al->handle + al->size < end)
+		end = al->handle + al->size;
 	if (dma >= al->handle && dma < end)
 		return MODEL_ADDR_DATA;
 	return MODEL_ADDR_NOT_DATA;

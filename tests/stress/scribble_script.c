@@ -34,12 +34,12 @@ void assert_same_state(const struct inst *ref, const struct inst *in, unsigned s
 		uint64_t xo = x->orig ? x->orig - (uintptr_t)ref->arena : 0;
 		uint64_t yo = y->orig ? y->orig - (uintptr_t)in->arena : 0;
 
-		if (a->list[i] != b->list[i] || x->kind != y->kind || x->owner != y->owner ||
+		if (iotlb__slots_free_run(a, i) != iotlb__slots_free_run(b, i) || x->kind != y->kind || x->owner != y->owner ||
 		    x->alloc_size != y->alloc_size || x->pad_slots != y->pad_slots || xo != yo)
 			fail_msg("step %u, %s vs %s, slot %llu: list %u/%u kind %u/%u owner %u/%u "
 				 "alloc_size %lld/%lld pad %u/%u orig+%llu/+%llu",
-				 step, ref->name, in->name, (unsigned long long)i, a->list[i],
-				 b->list[i], x->kind, y->kind, x->owner, y->owner,
+				 step, ref->name, in->name, (unsigned long long)i, iotlb__slots_free_run(a, i),
+				 iotlb__slots_free_run(b, i), x->kind, y->kind, x->owner, y->owner,
 				 (long long)x->alloc_size, (long long)y->alloc_size, x->pad_slots,
 				 y->pad_slots, (unsigned long long)xo, (unsigned long long)yo);
 	}

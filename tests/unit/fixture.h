@@ -251,7 +251,7 @@ static inline struct iotlb__pool *fx_pool(const struct fx *f)
 
 static inline uint32_t fx_list(const struct fx *f, uint64_t i)
 {
-	return fx_pool(f)->list[i];
+	return iotlb__slots_free_run(fx_pool(f), i);
 }
 
 static inline const struct iotlb__slot *fx_slot(const struct fx *f, uint64_t i)
@@ -347,13 +347,13 @@ static inline void fx_assert_list_consistent(const struct fx *f)
 	while (i-- > 0) {
 		bool seg_end = (i + 1) % FX_SEG == 0 || i + 1 == pool->nslots;
 
-		if (pool->list[i] == 0)
+		if (iotlb__slots_free_run(pool, i) == 0)
 			run = 0;
 		else
 			run = seg_end ? 1 : run + 1;
-		if (pool->list[i] != run)
+		if (iotlb__slots_free_run(pool, i) != run)
 			fail_msg("list[%llu] = %u, recomputed %u", (unsigned long long)i,
-				 pool->list[i], run);
+				 iotlb__slots_free_run(pool, i), run);
 	}
 }
 
@@ -402,7 +402,8 @@ static inline void fx_snap_take(const struct fx *f, struct fx_snap *s)
 	s->region = malloc(n * FX_SLOT);
 	s->arena = malloc(FX_ARENA_LEN);
 	assert_true(s->list && s->slots && s->region && s->arena);
-	memcpy(s->list, pool->list, n * sizeof(*s->list));
+	for (size_t i = 0; i < n; i++)
+		s->list[i] = iotlb__slots_free_run(pool, i);
 	memcpy(s->slots, pool->slots, n * sizeof(*s->slots));
 	memcpy(s->region, f->region, n * FX_SLOT);
 	memcpy(s->arena, f->arena, FX_ARENA_LEN);
@@ -463,9 +464,9 @@ static inline void fx_snap_expect_same(const struct fx *f, struct fx_snap *s, un
 	for (i = 0; i < n; i++) {
 		const struct iotlb__slot *x = &pool->slots[i], *y = &s->slots[i];
 
-		if (pool->list[i] != s->list[i])
+		if (iotlb__slots_free_run(pool, i) != s->list[i])
 			fail_msg("list[%llu] changed: %u -> %u", (unsigned long long)i, s->list[i],
-				 pool->list[i]);
+				 iotlb__slots_free_run(pool, i));
 		if (x->orig != y->orig || x->alloc_size != y->alloc_size ||
 		    x->pad_slots != y->pad_slots || x->owner != y->owner || x->kind != y->kind)
 			fail_msg("slot %llu metadata changed", (unsigned long long)i);

@@ -89,25 +89,33 @@ static void expect_violation(struct fx *f, const char *needle)
 		fail_msg("checker said \"%s\", expected it to mention \"%s\"", why, needle);
 }
 
+/* Occupancy lives in the area bitmaps; the free runs are derived from it. */
+static void flip_bit(struct fx *f, uint64_t slot)
+{
+	struct iotlb__area *area = iotlb__area_at(f->pool, iotlb__area_of_slot(f->pool, slot));
+	uint64_t rel = slot - area->base;
+
+	area->map[rel / 64] ^= (uint64_t)1 << (rel % 64);
+}
+
 static void test_check_catches_a_wrong_free_run(void **state)
 {
 	struct fx *f = *state;
-	uint32_t saved = f->pool->list[300];
 
-	f->pool->list[300] = saved + 1;
-	expect_violation(f, "list");
-	f->pool->list[300] = saved;
+	assert_int_equal(f->pool->slots[300].kind, IOTLB__SLOT_FREE);
+	flip_bit(f, 300);
+	expect_violation(f, "bitmap");
+	flip_bit(f, 300);
 }
 
 static void test_check_catches_a_free_slot_counted_as_allocated(void **state)
 {
 	struct fx *f = *state;
 	uint64_t head = slot_of(f, f->map_dma);
-	uint32_t saved = f->pool->list[head];
 
-	f->pool->list[head] = 1;
-	expect_violation(f, "list");
-	f->pool->list[head] = saved;
+	flip_bit(f, head);
+	expect_violation(f, "bitmap");
+	flip_bit(f, head);
 }
 
 static void test_check_catches_an_area_used_count_off_by_one(void **state)
@@ -151,13 +159,15 @@ static void test_check_catches_areas_that_do_not_tile_the_pool(void **state)
 	last->index = saved_index;
 }
 
-static void test_check_catches_a_domain_used_mismatch(void **state)
+/* The domain keeps no used counter (areas do); its domain-wide state is the
+ * high-water bookkeeping: hw - used must equal the headroom it accounts. */
+static void test_check_catches_a_high_water_headroom_mismatch(void **state)
 {
 	struct fx *f = *state;
 
-	f->mem->shared.used += 1;
-	expect_violation(f, "domain used");
-	f->mem->shared.used -= 1;
+	f->mem->shared.hw_spare += 1;
+	expect_violation(f, "high-water");
+	f->mem->shared.hw_spare -= 1;
 }
 
 static void test_check_catches_metadata_left_in_a_free_slot(void **state)
@@ -287,7 +297,7 @@ int main(void)
 		T(test_check_catches_an_area_used_count_off_by_one),
 		T(test_check_catches_a_cursor_out_of_range),
 		T(test_check_catches_areas_that_do_not_tile_the_pool),
-		T(test_check_catches_a_domain_used_mismatch),
+		T(test_check_catches_a_high_water_headroom_mismatch),
 		T(test_check_catches_metadata_left_in_a_free_slot),
 		T(test_check_catches_an_allocated_slot_without_owner),
 		T(test_check_catches_wrong_padding_count),

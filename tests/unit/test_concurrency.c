@@ -227,9 +227,9 @@ static void check_quiescent(struct shared *sh, int *owner, char *err, size_t len
 			run = 0;
 		else
 			run = ((i + 1) % FX_SEG == 0) ? 1 : run + 1;
-		if (pool->list[i] != run) {
+		if (iotlb__slots_free_run(pool, i) != run) {
 			snprintf(err, len, "list[%llu] = %u, recomputed %u", (unsigned long long)i,
-				 pool->list[i], run);
+				 iotlb__slots_free_run(pool, i), run);
 			return;
 		}
 	}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pools of a domain and the address -> pool lookup. A domain's own pools
+ * are never removed while it lives, so lookups bisect a sorted array read
+ * without RCU; transient pools come and go and are looked up under RCU.
+ */
+#define URCU_INLINE_SMALL_FUNCTIONS
+#include <urcu/pointer.h>
+
+#include "internal.h"
+
+int iotlb__domain_init(struct iotlb__domain *d)
+{
+	return pthread_mutex_init(&d->hw_lock, NULL) ? -ENOMEM : 0;
+}
+
+void iotlb__domain_fini(struct iotlb__domain *d)
+{
+	struct iotlb__pool_index *ix = d->index;
+
+	while (ix) {
+		struct iotlb__pool_index *older = ix->older;
+
+		iotlb__free(ix);
+		ix = older;
+	}
+	d->index = NULL;
+	pthread_mutex_destroy(&d->hw_lock);
+}
+
+int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
+{
+	struct iotlb__pool_index *old = d->index, *ix;
+	uint64_t n = old ? old->n : 0, i, j;
+
+	ix = iotlb__zalloc(_Alignof(struct iotlb__pool_index), 1,
+			   sizeof(*ix) + (n + 1) * sizeof(ix->pool[0]));
+	if (!ix)
+		return -ENOMEM;
+	for (i = 0, j = 0; i < n; i++) {
+		if (j == i && old->pool[i]->dma_addr > pool->dma_addr)
+			ix->pool[j++] = pool;
+		ix->pool[j++] = old->pool[i];
+	}
+	if (j == n)
+		ix->pool[j] = pool;
+	ix->n = n + 1;
+	ix->older = old;
+
+	pool->domain = d;
+	pool->next = d->pools;
+	IOTLB__STORE(&d->nslots, d->nslots + pool->nslots);
+	IOTLB__STORE(&d->npools, d->npools + 1);
+	if (pool->nareas > d->max_nareas)
+		IOTLB__STORE(&d->max_nareas, pool->nareas);
+	if (pool->nslots > d->max_pool_nslots)
+		IOTLB__STORE(&d->max_pool_nslots, pool->nslots);
+	/* Publish only fully built structures. */
+	rcu_assign_pointer(d->index, ix);
+	rcu_assign_pointer(d->pools, pool);
+	return 0;
+}
+
+struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domain *d, uint64_t dma)
+{
+	const struct iotlb__pool_index *ix = rcu_dereference(d->index);
+	uint64_t lo = 0, hi;
+
+	if (!ix)
+		return NULL;
+	/* Last pool starting at or below dma. */
+	hi = ix->n;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (ix->pool[mid]->dma_addr <= dma)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || !iotlb__pool_contains(ix->pool[lo - 1], dma))
+		return NULL;
+	return ix->pool[lo - 1];
+}
+
+struct iotlb__pool *iotlb__domain_lookup_transient(const struct iotlb__domain *d, uint64_t dma)
+{
+	struct iotlb__pool *pool;
+
+	for (pool = rcu_dereference(d->transient); pool; pool = rcu_dereference(pool->next))
+		if (iotlb__pool_contains(pool, dma))
+			return pool;
+	return NULL;
+}
+
+uint64_t iotlb__domain_used(const struct iotlb__domain *d)
+{
+	const struct iotlb__pool *pool;
+	uint64_t used = 0;
+
+	for (pool = rcu_dereference(d->pools); pool; pool = rcu_dereference(pool->next))
+		used += iotlb__pool_used(pool);
+	iotlb__read_lock();
+	for (pool = rcu_dereference(d->transient); pool; pool = rcu_dereference(pool->next))
+		used += iotlb__pool_used(pool);
+	iotlb__read_unlock();
+	return used;
+}
