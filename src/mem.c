@@ -263,8 +263,8 @@ out:
 bool iotlb__domain_too_big(const struct iotlb_mem *mem, const struct iotlb__domain *d,
 			   uint64_t alloc_size)
 {
-	uint64_t nslots = (alloc_size >> mem->p.slot_shift) +
-			  ((alloc_size & (mem->p.slot_size - 1)) != 0);
+	uint64_t nslots =
+		(alloc_size >> mem->p.slot_shift) + ((alloc_size & (mem->p.slot_size - 1)) != 0);
 
 	if (nslots > mem->p.segment_slots)
 		return true;

@@ -35,19 +35,19 @@
 
 enum lie {
 	HONEST,
-	REFUSE,		 /* alloc fails: the ordinary failure */
-	CPU_OVERLAP,	 /* CPU range of the initial pool */
-	DMA_OVERLAP,	 /* device range inside the initial pool */
-	DMA_WRAP,	 /* device end past 2^64 */
-	VA_MISALIGNED,	 /* CPU address a slot off a page */
-	DMA_MISALIGNED,	 /* device address a slot off a page */
+	REFUSE,		  /* alloc fails: the ordinary failure */
+	CPU_OVERLAP,	  /* CPU range of the initial pool */
+	DMA_OVERLAP,	  /* device range inside the initial pool */
+	DMA_WRAP,	  /* device end past 2^64 */
+	VA_MISALIGNED,	  /* CPU address a slot off a page */
+	DMA_MISALIGNED,	  /* device address a slot off a page */
 	REPEAT_TRANSIENT, /* the last honest transient region, still live */
 	NLIES
 };
 
 static const char *const lie_names[NLIES] = {
-	"honest",	 "refuse",	   "cpu-overlap",     "dma-overlap",
-	"dma-wrap",	 "va-misaligned", "dma-misaligned", "repeat-transient",
+	"honest",   "refuse",	     "cpu-overlap",    "dma-overlap",
+	"dma-wrap", "va-misaligned", "dma-misaligned", "repeat-transient",
 };
 
 struct region {
@@ -73,8 +73,8 @@ struct hp {
 
 static void *fresh(size_t len, void **map, size_t *map_len)
 {
-	void *p = mmap(NULL, len + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	void *p =
+		mmap(NULL, len + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	assert_true(p != MAP_FAILED);
 	*map = p;
@@ -155,7 +155,7 @@ static void hp_free(void *ctx, void *vaddr, uint64_t dma_addr, size_t size)
 	pthread_mutex_unlock(&hp->lock);
 }
 
-static const struct iotlb_region_ops hp_ops = { .alloc = hp_alloc, .free = hp_free };
+static const struct iotlb_region_ops hp_ops = {.alloc = hp_alloc, .free = hp_free};
 
 static unsigned hp_live(struct hp *hp)
 {
@@ -183,7 +183,7 @@ struct hfx {
  * library from hanging the test, it measures nothing. */
 static bool wait_for(bool (*cond)(struct hfx *), struct hfx *h)
 {
-	struct timespec ts = { .tv_nsec = 2000000 };
+	struct timespec ts = {.tv_nsec = 2000000};
 
 	for (unsigned i = 0; i < 15000; i++) {
 		if (cond(h))
@@ -293,8 +293,7 @@ static bool worker_attempt_refused(struct hfx *h)
 static void test_growth_regions_that_lie_are_refused_and_handed_back(void **state)
 {
 	struct hfx *h = *state;
-	const enum lie lies[] = { CPU_OVERLAP, DMA_OVERLAP, DMA_WRAP, VA_MISALIGNED,
-				  DMA_MISALIGNED };
+	const enum lie lies[] = {CPU_OVERLAP, DMA_OVERLAP, DMA_WRAP, VA_MISALIGNED, DMA_MISALIGNED};
 
 	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
 		uint64_t fill, dma = DMA_SENTINEL;
@@ -303,8 +302,7 @@ static void test_growth_regions_that_lie_are_refused_and_handed_back(void **stat
 		print_message("worker region: %s\n", lie_names[lies[i]]);
 		h_create(h, lies[i], HONEST, &fill);
 		/* Full: growth is asked for, this map is served by a transient pool. */
-		assert_int_equal(iotlb_map(h->dev, 0, h->arena, 4096, IOTLB_TO_DEVICE, 0, &dma),
-				 0);
+		assert_int_equal(iotlb_map(h->dev, 0, h->arena, 4096, IOTLB_TO_DEVICE, 0, &dma), 0);
 		want_failures = 1;
 		assert_true(wait_for(worker_attempt_refused, h));
 		s = stats(h);
@@ -323,8 +321,7 @@ static void test_growth_regions_that_lie_are_refused_and_handed_back(void **stat
 static void test_transient_regions_that_lie_are_refused_and_map_fails_nospace(void **state)
 {
 	struct hfx *h = *state;
-	const enum lie lies[] = { CPU_OVERLAP, DMA_OVERLAP, DMA_WRAP, VA_MISALIGNED,
-				  DMA_MISALIGNED };
+	const enum lie lies[] = {CPU_OVERLAP, DMA_OVERLAP, DMA_WRAP, VA_MISALIGNED, DMA_MISALIGNED};
 	unsigned char *pool_before = malloc(SEG_BYTES);
 
 	assert_non_null(pool_before);
@@ -337,9 +334,9 @@ static void test_transient_regions_that_lie_are_refused_and_map_fails_nospace(vo
 		memcpy(pool_before, h->pool, SEG_BYTES);
 		before = stats(h);
 		memset(h->arena + 0x100000, 0x42, 4096);
-		assert_int_equal(iotlb_map(h->dev, 0, h->arena + 0x100000, 4096, IOTLB_TO_DEVICE, 0,
-					   &dma),
-				 -ENOSPC);
+		assert_int_equal(
+			iotlb_map(h->dev, 0, h->arena + 0x100000, 4096, IOTLB_TO_DEVICE, 0, &dma),
+			-ENOSPC);
 		assert_int_equal(dma, DMA_SENTINEL);
 		/* The worker's refusal and the refused transient region. */
 		want_failures = 2;
@@ -394,8 +391,8 @@ static void test_transient_region_overlapping_a_live_transient_pool_is_refused(v
 static void test_transient_pool_asks_exactly_the_slots_of_an_unaligned_request(void **state)
 {
 	struct hfx *h = *state;
-	const size_t sizes[] = { SEG_BYTES, 4096, 100, 3 * SLOT };
-	const size_t want[] = { SEG_BYTES, 4096, SLOT, 3 * SLOT };
+	const size_t sizes[] = {SEG_BYTES, 4096, 100, 3 * SLOT};
+	const size_t want[] = {SEG_BYTES, 4096, SLOT, 3 * SLOT};
 	uint64_t fill;
 
 	h_create(h, REFUSE, HONEST, &fill);
@@ -420,81 +417,108 @@ static void test_transient_pool_asks_exactly_the_slots_of_an_unaligned_request(v
  */
 static void test_transient_slack_is_enough_and_tight_for_every_region_start(void **state)
 {
-	const struct iotlb_mem_params p = { 11, SLOT, 128, 1024, PAGE };
-	const uint64_t mins[] = { 0, 0x7ff, 0xfff, 0x3fff };
-	const uint64_t aligns[] = { 0, 0xfff, 0x7fff };
-	const uint64_t bounds[] = { UINT64_MAX, 0xffff, 0x3ffff, 0x1fff };
-	const uint64_t sizes[] = { 1, 2048, 4096, 6000, 65536, 200000, 262144 };
-	const uint64_t origs[] = { 0x10000, 0x10800, 0x11a00, 0x13f00 };
+	const struct iotlb_mem_params p = {11, SLOT, 128, 1024, PAGE};
+	const uint64_t mins[] = {0, 0x7ff, 0xfff, 0x3fff};
+	const uint64_t aligns[] = {0, 0xfff, 0x7fff};
+	const uint64_t bounds[] = {UINT64_MAX, 0xffff, 0x3ffff, 0x1fff};
+	const uint64_t sizes[] = {1, 2048, 4096, 6000, 65536, 200000, 262144};
+	const uint64_t origs[] = {0x10000, 0x10800, 0x11a00, 0x13f00};
 	unsigned cases = 0, nowhere = 0, padded = 0;
 
 	(void)state;
 	for (unsigned mi = 0; mi < 4; mi++)
-	for (unsigned ai = 0; ai < 3; ai++)
-	for (unsigned bi = 0; bi < 4; bi++)
-	for (unsigned si = 0; si < 7; si++)
-	for (unsigned oi = 0; oi < 5; oi++) {
-		uint64_t min = mins[mi], align = aligns[ai], bound = bounds[bi];
-		bool coherent = oi == 4;
-		uint64_t o = coherent ? 0 : origs[oi], off, worst = 0, slack;
-		struct iotlb__req req = { .seg_boundary_mask = bound, .min_align_mask = min };
-		struct iotlb__search srch;
+		for (unsigned ai = 0; ai < 3; ai++)
+			for (unsigned bi = 0; bi < 4; bi++)
+				for (unsigned si = 0; si < 7; si++)
+					for (unsigned oi = 0; oi < 5; oi++) {
+						uint64_t min = mins[mi], align = aligns[ai],
+							 bound = bounds[bi];
+						bool coherent = oi == 4;
+						uint64_t o = coherent ? 0 : origs[oi], off,
+							 worst = 0, slack;
+						struct iotlb__req req = {.seg_boundary_mask = bound,
+									 .min_align_mask = min};
+						struct iotlb__search srch;
 
-		if (bound < min || bound < align)
-			continue; /* refused by iotlb_dev_create */
-		if (coherent) {
-			uint64_t span = PAGE;
+						if (bound < min || bound < align)
+							continue; /* refused by iotlb_dev_create */
+						if (coherent) {
+							uint64_t span = PAGE;
 
-			while (span < sizes[si])
-				span <<= 1;
-			req.alloc_size = sizes[si];
-			req.alloc_align_mask = span - 1;
-			req.coherent = true;
-		} else {
-			off = o & min & (align | (SLOT - 1));
-			req.orig = o;
-			req.alloc_align_mask = align;
-			req.alloc_size = (sizes[si] + off + align) & ~align;
-		}
-		if (req.alloc_size > SEG_BYTES)
-			continue; /* -E2BIG before any pool is asked */
-		cases++;
-		iotlb__search_prepare(&p, &req, &srch);
-		slack = iotlb__transient_slack(&p, &srch);
-		for (uint64_t d = 0x40000000; d < 0x40000000 + (1u << 20); d += PAGE) {
-			uint64_t k;
+							while (span < sizes[si])
+								span <<= 1;
+							req.alloc_size = sizes[si];
+							req.alloc_align_mask = span - 1;
+							req.coherent = true;
+						} else {
+							off = o & min & (align | (SLOT - 1));
+							req.orig = o;
+							req.alloc_align_mask = align;
+							req.alloc_size =
+								(sizes[si] + off + align) & ~align;
+						}
+						if (req.alloc_size > SEG_BYTES)
+							continue; /* -E2BIG before any pool is asked
+								   */
+						cases++;
+						iotlb__search_prepare(&p, &req, &srch);
+						slack = iotlb__transient_slack(&p, &srch);
+						for (uint64_t d = 0x40000000;
+						     d < 0x40000000 + (1u << 20); d += PAGE) {
+							uint64_t k;
 
-			for (k = 0; k < 1024; k++)
-				if (iotlb__search_fits_at(&p, &srch, d + k * SLOT))
-					break;
-			if (slack == UINT64_MAX) {
-				if (k < 1024)
-					fail_msg("fits at %#llx but slack says nowhere",
-						 (unsigned long long)(d + k * SLOT));
-				continue;
-			}
-			if (k > slack)
-				fail_msg("min %#llx align %#llx bound %#llx size %llu orig %#llx: "
-					 "region at %#llx needs %llu slots of slack, asked %llu",
-					 (unsigned long long)min, (unsigned long long)align,
-					 (unsigned long long)bound, (unsigned long long)sizes[si],
-					 (unsigned long long)o, (unsigned long long)d,
-					 (unsigned long long)k, (unsigned long long)slack);
-			if (k > worst)
-				worst = k;
-		}
-		if (slack == UINT64_MAX)
-			nowhere++;
-		else
-			padded += slack > 0;
-		if (slack != UINT64_MAX && worst != slack)
-			fail_msg("min %#llx align %#llx bound %#llx size %llu orig %#llx: slack %llu, "
-				 "but no region start needs more than %llu",
-				 (unsigned long long)min, (unsigned long long)align,
-				 (unsigned long long)bound, (unsigned long long)sizes[si],
-				 (unsigned long long)o, (unsigned long long)slack,
-				 (unsigned long long)worst);
-	}
+							for (k = 0; k < 1024; k++)
+								if (iotlb__search_fits_at(
+									    &p, &srch,
+									    d + k * SLOT))
+									break;
+							if (slack == UINT64_MAX) {
+								if (k < 1024)
+									fail_msg(
+										"fits at %#llx but "
+										"slack says "
+										"nowhere",
+										(unsigned long long)(d +
+												     k * SLOT));
+								continue;
+							}
+							if (k > slack)
+								fail_msg("min %#llx align %#llx "
+									 "bound %#llx size %llu "
+									 "orig %#llx: "
+									 "region at %#llx needs "
+									 "%llu slots of slack, "
+									 "asked %llu",
+									 (unsigned long long)min,
+									 (unsigned long long)align,
+									 (unsigned long long)bound,
+									 (unsigned long long)
+										 sizes[si],
+									 (unsigned long long)o,
+									 (unsigned long long)d,
+									 (unsigned long long)k,
+									 (unsigned long long)slack);
+							if (k > worst)
+								worst = k;
+						}
+						if (slack == UINT64_MAX)
+							nowhere++;
+						else
+							padded += slack > 0;
+						if (slack != UINT64_MAX && worst != slack)
+							fail_msg(
+								"min %#llx align %#llx bound %#llx "
+								"size %llu orig %#llx: slack %llu, "
+								"but no region start needs more "
+								"than %llu",
+								(unsigned long long)min,
+								(unsigned long long)align,
+								(unsigned long long)bound,
+								(unsigned long long)sizes[si],
+								(unsigned long long)o,
+								(unsigned long long)slack,
+								(unsigned long long)worst);
+					}
 	print_message("%u requests checked: %u need slack, %u fit nowhere\n", cases, padded,
 		      nowhere);
 	assert_true(cases > 300 && padded > 100 && nowhere > 0);
@@ -511,6 +535,5 @@ int main(void)
 		cmocka_unit_test(test_transient_slack_is_enough_and_tight_for_every_region_start),
 	};
 
-	return cmocka_run_group_tests_name("hostile region provider (issue 15)", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("hostile region provider (issue 15)", tests, NULL, NULL);
 }

@@ -95,7 +95,7 @@ static int p_alloc(void *ctx, size_t size, void **vaddr, uint64_t *dma_addr)
 {
 	unsigned roll, lie;
 	int chunk, err = -ENOMEM;
-	struct p_record r = { .size = size, .chunk = -1 };
+	struct p_record r = {.size = size, .chunk = -1};
 
 	(void)ctx;
 	pthread_mutex_lock(&P.lock);
@@ -177,7 +177,7 @@ static void p_free(void *ctx, void *vaddr, uint64_t dma_addr, size_t size)
 	pthread_mutex_unlock(&P.lock);
 }
 
-const struct iotlb_region_ops t_provider_ops = { .alloc = p_alloc, .free = p_free };
+const struct iotlb_region_ops t_provider_ops = {.alloc = p_alloc, .free = p_free};
 
 void t_provider_init(uint64_t seed)
 {
@@ -243,7 +243,7 @@ static void *reader_main(void *arg)
 	(void)arg;
 	while (!t_flag(&T.stop)) {
 		struct iotlb_stats s = IOTLB_STATS_INIT;
-		struct iotlb_area_stats a = { .struct_size = sizeof(a) };
+		struct iotlb_area_stats a = {.struct_size = sizeof(a)};
 		uint64_t lines = 0;
 
 		t_maybe_pause();
@@ -381,8 +381,8 @@ static void parse(int argc, char **argv)
 static void setup(void)
 {
 	struct iotlb_mem_config c = IOTLB_MEM_CONFIG_INIT;
-	static const uint64_t mins[T_NSHARED] = { 0, 0x7ff, 0xfff };
-	static const uint64_t aligns[T_NSHARED] = { 0, 0, 0x7fff };
+	static const uint64_t mins[T_NSHARED] = {0, 0x7ff, 0xfff};
+	static const uint64_t aligns[T_NSHARED] = {0, 0, 0x7fff};
 	struct rng r;
 
 	t_provider_init(T.o.seed);
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
 {
 	unsigned nthreads, pauses = 0;
 	pthread_t reader;
-	struct timespec start, now, nap = { .tv_nsec = 200 * 1000000L };
+	struct timespec start, now, nap = {.tv_nsec = 200 * 1000000L};
 	struct rng r;
 	char when[64];
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
 #include "../model/rng.h"
+#include "internal.h"
 
 #define T_SLOT 2048ull
 #define T_PAGE 4096ull
@@ -24,11 +24,11 @@
 #define T_INIT_SLOTS 1024 /* 2 MiB: one IO TLB block, full most of the time */
 #define T_INIT_DMA 0x10000000ull
 #define T_GROW_BYTES (128 * T_SLOT)
-#define T_NSHARED 3	/* shared devices every worker maps on */
-#define T_LIVE 24	/* live items per worker */
+#define T_NSHARED 3 /* shared devices every worker maps on */
+#define T_LIVE 24   /* live items per worker */
 #define T_MAX_MAP (64u << 10)
 #define T_BUF_SLOT (T_MAX_MAP + 3 * T_PAGE) /* one item's original, offset, canary */
-#define T_CANARY 4096	/* bytes after each original that no call may touch */
+#define T_CANARY 4096			    /* bytes after each original that no call may touch */
 #define T_MAX_WORKERS 32
 #define T_MAX_ADDED 2
 #define T_ADD_BYTES (1024 * T_SLOT) /* one block: private pools carve here */
@@ -41,7 +41,7 @@ enum t_kind { T_NONE, T_MAP, T_COHERENT };
 struct t_item {
 	enum t_kind kind;
 	struct iotlb_dev *dev;
-	bool own;	   /* on the worker's own device */
+	bool own; /* on the worker's own device */
 	uint64_t dma;
 	size_t size;
 	unsigned char *orig; /* streaming: original; coherent: CPU address */
@@ -62,7 +62,7 @@ struct t_worker {
 	struct t_item live[T_LIVE];
 	struct iotlb_dev *own;
 	bool own_private;
-	uint64_t own_carved; /* slots carved from the shared pools */
+	uint64_t own_carved;	     /* slots carved from the shared pools */
 	struct t_books shared, priv; /* shared domain; own private pool */
 	uint64_t ops, invalid, recreated;
 };
@@ -96,12 +96,11 @@ struct t_ctx {
 	unsigned char *race_buf;
 	struct t_books race_books;
 	/* added pools */
-	pthread_mutex_t add_lock;
 	unsigned char *add_mem;
 	unsigned nadded;
 	/* pauses */
 	pthread_barrier_t paused, resume;
-	int pause_req, stop; /* atomics */
+	int pause_req, stop;	/* atomics */
 	uint64_t recent_handle; /* a handle of some device, for foreign-handle calls */
 	uint64_t reader_rounds;
 };

@@ -14,8 +14,8 @@
 /* Masks of the shared devices (set by main) and what a worker may pick. */
 uint64_t t_shared_min[T_NSHARED], t_shared_align[T_NSHARED];
 
-static const uint64_t mins[] = { 0, 0x7ff, 0xfff };
-static const uint64_t aligns[] = { 0, 0xfff, 0x7fff };
+static const uint64_t mins[] = {0, 0x7ff, 0xfff};
+static const uint64_t aligns[] = {0, 0xfff, 0x7fff};
 
 static uint64_t below(struct t_worker *w, uint64_t n)
 {
@@ -128,9 +128,15 @@ static void op_map(struct t_worker *w, unsigned i)
 		return;
 	}
 	dev_masks(w, d, &min, &align);
-	*it = (struct t_item){ .kind = T_MAP, .dev = d, .own = own, .dma = dma, .size = size,
-			       .orig = orig, .orig_exp = malloc(size), .bounce_exp = malloc(size),
-			       .nslots = slots_of(T_MAP, (uintptr_t)orig, size, min, align) };
+	*it = (struct t_item){.kind = T_MAP,
+			      .dev = d,
+			      .own = own,
+			      .dma = dma,
+			      .size = size,
+			      .orig = orig,
+			      .orig_exp = malloc(size),
+			      .bounce_exp = malloc(size),
+			      .nslots = slots_of(T_MAP, (uintptr_t)orig, size, min, align)};
 	memcpy(it->orig_exp, orig, size);
 	memcpy(it->bounce_exp, orig, size);
 	books(w, it)->maps++;
@@ -169,8 +175,13 @@ static void op_alloc(struct t_worker *w, unsigned i)
 		it->kind = T_NONE;
 		return;
 	}
-	*it = (struct t_item){ .kind = T_COHERENT, .dev = d, .own = own, .dma = dma, .size = size,
-			       .orig = va, .nslots = slots_of(T_COHERENT, 0, size, 0, 0) };
+	*it = (struct t_item){.kind = T_COHERENT,
+			      .dev = d,
+			      .own = own,
+			      .dma = dma,
+			      .size = size,
+			      .orig = va,
+			      .nslots = slots_of(T_COHERENT, 0, size, 0, 0)};
 	books(w, it)->allocs++;
 	if (iotlb_dma_to_virt(d, dma) != va)
 		t_fail("worker %u: coherent %#llx not at its CPU address", w->id,
@@ -207,8 +218,7 @@ static void op_release(struct t_worker *w, unsigned i)
 		/* A wrong (larger) size copies back the mapped bytes only. */
 		if (T.o.oversize && below(w, 8) == 0)
 			size += 1 + (size_t)below(w, 2 * T_PAGE);
-		rc = iotlb_unmap(it->dev, it->dma, size, dir,
-				 skip ? IOTLB_ATTR_SKIP_CPU_SYNC : 0);
+		rc = iotlb_unmap(it->dev, it->dma, size, dir, skip ? IOTLB_ATTR_SKIP_CPU_SYNC : 0);
 		if (rc)
 			t_fail("worker %u: unmap of %#llx: %d", w->id, (unsigned long long)it->dma,
 			       rc);
@@ -234,17 +244,20 @@ static void op_sync(struct t_worker *w, unsigned i)
 	if (to_cpu) {
 		rc = iotlb_sync_for_cpu(it->dev, it->dma + a, asked, dir);
 		if (!rc && dir != IOTLB_TO_DEVICE)
-			memcpy(it->orig_exp + a, it->bounce_exp + a, it->size - a < asked ? it->size - a : asked);
+			memcpy(it->orig_exp + a, it->bounce_exp + a,
+			       it->size - a < asked ? it->size - a : asked);
 	} else {
 		/* The CPU writes first, then hands the bytes to the device. */
 		rng_fill(&w->rng, it->orig + a, n);
 		memcpy(it->orig_exp + a, it->orig + a, n);
 		rc = iotlb_sync_for_device(it->dev, it->dma + a, asked, dir);
 		if (!rc && dir != IOTLB_FROM_DEVICE)
-			memcpy(it->bounce_exp + a, it->orig_exp + a, it->size - a < asked ? it->size - a : asked);
+			memcpy(it->bounce_exp + a, it->orig_exp + a,
+			       it->size - a < asked ? it->size - a : asked);
 	}
 	if (rc)
-		t_fail("worker %u: sync of %#llx+%zu: %d", w->id, (unsigned long long)it->dma, a, rc);
+		t_fail("worker %u: sync of %#llx+%zu: %d", w->id, (unsigned long long)it->dma, a,
+		       rc);
 	books(w, it)->syncs++;
 	check_originals(w, "sync");
 	check_bounce(w, it, "sync");
@@ -303,8 +316,9 @@ static void op_invalid(struct t_worker *w)
 		addr += (uint64_t)(int64_t)((int)below(w, 8192) - 4096) | 1;
 		if (mine(w, d, addr) && !(it->kind != T_NONE && addr - it->dma < it->size))
 			return;
-		rc = it->kind == T_COHERENT || below(w, 2) ? iotlb_free(d, addr, 64)
-							    : iotlb_unmap(d, addr, 64, IOTLB_FROM_DEVICE, 0);
+		rc = it->kind == T_COHERENT || below(w, 2)
+			     ? iotlb_free(d, addr, 64)
+			     : iotlb_unmap(d, addr, 64, IOTLB_FROM_DEVICE, 0);
 		break;
 	case 1: /* a handle of some other device */
 		addr = __atomic_load_n(&T.recent_handle, __ATOMIC_RELAXED);
@@ -336,14 +350,15 @@ static void op_invalid(struct t_worker *w)
 			return;
 		rc = below(w, 3) == 0 ? iotlb_unmap(d, it->dma, it->size, (enum iotlb_dir)7, 0)
 		     : below(w, 2)    ? iotlb_unmap(d, it->dma, 0, IOTLB_FROM_DEVICE, 0)
-				      : iotlb_unmap(d, it->dma, it->size, IOTLB_FROM_DEVICE, 1u << 20);
+				   : iotlb_unmap(d, it->dma, it->size, IOTLB_FROM_DEVICE, 1u << 20);
 		if (!rc)
 			t_fail("worker %u: a bad unmap released %#llx", w->id,
 			       (unsigned long long)it->dma);
 		break;
 	case 5: /* too big: never served, never grows */
 		want = -E2BIG;
-		rc = iotlb_map(d, -1, w->buf, T_SEG + 1 + below(w, T_SEG), IOTLB_TO_DEVICE, 0, &dma);
+		rc = iotlb_map(d, -1, w->buf, T_SEG + 1 + below(w, T_SEG), IOTLB_TO_DEVICE, 0,
+			       &dma);
 		if (rc == -E2BIG)
 			count_fail(w->own_private ? &w->priv : &w->shared, rc);
 		break;
@@ -416,7 +431,8 @@ static void op_recreate(struct t_worker *w)
 	if (rc) {
 		if ((rc != -ENOSPC && rc != -E2BIG) || !dc.private_size ||
 		    d != (struct iotlb_dev *)T_SENTINEL)
-			t_fail("worker %u: dev_create (private %zu): %d", w->id, dc.private_size, rc);
+			t_fail("worker %u: dev_create (private %zu): %d", w->id, dc.private_size,
+			       rc);
 		return;
 	}
 	w->own = d;
@@ -504,7 +520,8 @@ void *t_leader_main(void *arg)
 		r->rounds++;
 		if ((T.race_mode == 0 ? (rc == 0) == (T.race_rc == 0) : rc != 0) ||
 		    (rc != 0 && rc != -ENOENT) || (T.race_rc != 0 && T.race_rc != -ENOENT))
-			t_fail("racers: unmap %d, follower %d (mode %d)", rc, T.race_rc, T.race_mode);
+			t_fail("racers: unmap %d, follower %d (mode %d)", rc, T.race_rc,
+			       T.race_mode);
 		T.race_books.unmaps++;
 		T.race_books.syncs += T.race_mode == 1 && T.race_rc == 0;
 		if (T.race_rc == 0)
@@ -531,11 +548,11 @@ void *t_follower_main(void *arg)
 		if (T.race_cmd == 0 && !T.o.races)
 			T.race_rc = -ENOENT; /* --no-races: the leader's unmap alone */
 		else if (T.race_cmd == 0)
-			T.race_rc = T.race_mode == 0 ? iotlb_unmap(T.race_dev, T.race_dma,
-								  T.race_size, IOTLB_FROM_DEVICE, 0)
-						     : iotlb_sync_for_cpu(T.race_dev, T.race_dma,
-									  T.race_size,
-									  IOTLB_FROM_DEVICE);
+			T.race_rc = T.race_mode == 0
+					    ? iotlb_unmap(T.race_dev, T.race_dma, T.race_size,
+							  IOTLB_FROM_DEVICE, 0)
+					    : iotlb_sync_for_cpu(T.race_dev, T.race_dma,
+								 T.race_size, IOTLB_FROM_DEVICE);
 		pthread_barrier_wait(&T.race_done);
 	}
 }

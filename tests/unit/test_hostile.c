@@ -12,11 +12,11 @@
 
 /* ------------------------------------------- defect 1: the mapped bytes */
 
-#define H_MAPPED 100	/* bytes the caller maps */
-#define H_ASKED 4096	/* bytes a wrong size asks to copy */
-#define H_CANARY 0x3C	/* the caller's bytes right after its buffer */
-#define H_DEVICE 0xD7	/* what the "device" wrote into the bounce buffer */
-#define H_SECRET 0x5E	/* the caller's private bytes after its buffer */
+#define H_MAPPED 100  /* bytes the caller maps */
+#define H_ASKED 4096  /* bytes a wrong size asks to copy */
+#define H_CANARY 0x3C /* the caller's bytes right after its buffer */
+#define H_DEVICE 0xD7 /* what the "device" wrote into the bounce buffer */
+#define H_SECRET 0x5E /* the caller's private bytes after its buffer */
 
 /* A device with alloc_align_mask 0xffff and one 100-byte mapping of a buffer
  * followed by H_ASKED bytes of `after`; the bounce holds H_DEVICE. */
@@ -90,7 +90,7 @@ static void test_sync_starting_in_alignment_padding_is_refused(void **state)
 	unsigned char *buf;
 	uint64_t h = aligned_mapping(f, &d, &buf, H_CANARY);
 	struct iotlb_stats before = fx_stats(f);
-	const uint64_t past[] = { h + 10000, h + 2 * FX_SLOT, h + 0xffff };
+	const uint64_t past[] = {h + 10000, h + 2 * FX_SLOT, h + 0xffff};
 
 	for (size_t i = 0; i < sizeof(past) / sizeof(past[0]); i++) {
 		assert_int_equal(iotlb_sync_for_cpu(d, past[i], 1, IOTLB_FROM_DEVICE), -ENOENT);
@@ -193,7 +193,7 @@ static bool round_ok(const struct race *r, unsigned i, char *why, size_t len)
  */
 static void run_race(struct fx *f, bool sync_mode)
 {
-	struct race r = { .f = f, .sync_mode = sync_mode };
+	struct race r = {.f = f, .sync_mode = sync_mode};
 	pthread_t t;
 	unsigned i, other_won = 0;
 	/* The sanitizer phases of make test (IOTLB_TEST_SCALE) run a tenth. */
@@ -339,9 +339,9 @@ static void test_custom_lock_at_the_size_bounds_is_accepted_and_works(void **sta
 	struct fx *f = *state;
 
 	fx_prepare(f, 512);
-	assert_int_equal(create_with_lock(f, IOTLB_LOCK_SIZE_MAX, IOTLB_LOCK_ALIGN_MAX,
-					  IOTLB_LOCK_CTX_MAX),
-			 0);
+	assert_int_equal(
+		create_with_lock(f, IOTLB_LOCK_SIZE_MAX, IOTLB_LOCK_ALIGN_MAX, IOTLB_LOCK_CTX_MAX),
+		0);
 }
 
 /* ------------------------------------------- defect 5: inconsistencies */
@@ -358,9 +358,8 @@ static void test_max_mapping_size_is_zero_when_min_align_covers_a_segment(void *
 			 FX_SEG_BYTES / 2);
 	assert_int_equal(iotlb_max_mapping_size(fx_dev(f, 0xfff, 0, 0)), 258048);
 	/* 0 tells the truth: such a device maps nothing from this arena. */
-	assert_int_not_equal(iotlb_map(f->devs[1], 0, fx_orig(f, 0x800), 1, IOTLB_TO_DEVICE, 0,
-				       &dma),
-			     0);
+	assert_int_not_equal(
+		iotlb_map(f->devs[1], 0, fx_orig(f, 0x800), 1, IOTLB_TO_DEVICE, 0, &dma), 0);
 	assert_int_equal(dma, FX_DMA_SENTINEL);
 }
 
@@ -397,8 +396,7 @@ static void test_map_larger_than_every_pool_without_growth_is_e2big(void **state
 
 	fx_init(f, 1);
 	before = fx_stats(f);
-	assert_int_equal(iotlb_map(f->dev, 0, fx_orig(f, 0), 2 * FX_SLOT, IOTLB_TO_DEVICE, 0,
-				   &dma),
+	assert_int_equal(iotlb_map(f->dev, 0, fx_orig(f, 0), 2 * FX_SLOT, IOTLB_TO_DEVICE, 0, &dma),
 			 -E2BIG);
 	assert_int_equal(iotlb_alloc(f->dev, 2 * FX_SLOT, &va, &dma), -E2BIG);
 	assert_int_equal(dma, FX_DMA_SENTINEL);
@@ -407,8 +405,7 @@ static void test_map_larger_than_every_pool_without_growth_is_e2big(void **state
 	assert_int_equal(fx_stats(f).map_fail_nospace, before.map_fail_nospace);
 	/* No room now is still -ENOSPC: the one slot taken, one more wanted. */
 	h = fx_map(f, f->dev, 0, FX_SLOT, IOTLB_TO_DEVICE);
-	assert_int_equal(iotlb_map(f->dev, 0, fx_orig(f, 0), 1, IOTLB_TO_DEVICE, 0, &dma),
-			 -ENOSPC);
+	assert_int_equal(iotlb_map(f->dev, 0, fx_orig(f, 0), 1, IOTLB_TO_DEVICE, 0, &dma), -ENOSPC);
 	/* A larger pool added later serves the request refused before. */
 	more = fx_mmap_aligned(4 * FX_SLOT, FX_PAGE, false, &map, &map_len);
 	assert_int_equal(iotlb_mem_add_pool(f->mem, more, 0x40000000, 4 * FX_SLOT), 0);
