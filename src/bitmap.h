@@ -59,6 +59,17 @@ static inline void iotlb__bitmap_assign(uint64_t *map, uint64_t s, uint64_t n, b
 {
 	uint64_t end = s + n;
 
+	/* Most takes and returns stay inside one word. */
+	if (s % IOTLB__BITS + n < IOTLB__BITS) {
+		uint64_t mask = (((uint64_t)1 << n) - 1) << (s % IOTLB__BITS);
+
+		if (set)
+			map[s / IOTLB__BITS] |= mask;
+		else
+			map[s / IOTLB__BITS] &= ~mask;
+		return;
+	}
+
 	while (s < end) {
 		uint64_t w = s / IOTLB__BITS;
 		uint64_t lo = s % IOTLB__BITS;

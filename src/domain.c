@@ -55,11 +55,9 @@ int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 		IOTLB__STORE(&d->max_nareas, pool->nareas);
 	if (pool->nslots > d->max_pool_nslots)
 		IOTLB__STORE(&d->max_pool_nslots, pool->nslots);
-	/* Publish only fully built structures, with C11 release stores: liburcu's
-	 * rcu_assign_pointer is a volatile store, which ThreadSanitizer reports
-	 * as racing with rcu_dereference's atomic load. */
-	__atomic_store_n(&d->index, ix, __ATOMIC_RELEASE);
-	__atomic_store_n(&d->pools, pool, __ATOMIC_RELEASE);
+	/* Publish only fully built structures. */
+	IOTLB__PUBLISH(d->index, ix);
+	IOTLB__PUBLISH(d->pools, pool);
 	return 0;
 }
 

@@ -261,7 +261,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
 		pool->next = d->transient;
 		IOTLB__STORE(&d->transient_nslots, d->transient_nslots + nslots);
 		IOTLB__STORE(&d->transient_pools, d->transient_pools + 1);
-		__atomic_store_n(&d->transient, pool, __ATOMIC_RELEASE);
+		IOTLB__PUBLISH(d->transient, pool);
 	}
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err) {
@@ -300,7 +300,7 @@ void iotlb__transient_retire(struct iotlb__pool *pool)
 		return; /* a racing release already retired it */
 	}
 	iotlb__pool_fold_counters(pool, &d->retired, true);
-	__atomic_store_n(link, pool->next, __ATOMIC_RELEASE);
+	IOTLB__PUBLISH(*link, pool->next);
 	IOTLB__STORE(&d->transient_nslots, d->transient_nslots - pool->nslots);
 	iotlb__hiwater_retire(d, pool);
 	pthread_mutex_unlock(&mem->writer_lock);

@@ -30,6 +30,12 @@
 #define IOTLB__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 /* Increment of a counter whose writers are serialised by a lock. */
 #define IOTLB__BUMP(p, v) IOTLB__STORE((p), IOTLB__LOAD(p) + (v))
+/*
+ * rcu_assign_pointer(), as a C11 release store: liburcu 0.13's is a barrier
+ * and a volatile store, which ThreadSanitizer cannot see as a publication.
+ * Readers use liburcu's rcu_dereference().
+ */
+#define IOTLB__PUBLISH(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 /* Increment of a counter written from many threads without a lock. */
 #define IOTLB__ADD(p, v) ((void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED))
 

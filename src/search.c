@@ -38,9 +38,11 @@ void iotlb__search_prepare(const struct iotlb_mem_params *p, const struct iotlb_
 	s->target = req->coherent ? 0 : (req->orig & iotlb_align) >> p->slot_shift;
 	/* Aligned positions repeat every align_mask + 1 slots; from one that
 	 * does not fit the walk jumps `stride` and then steps to the next aligned
-	 * one, so it tests every ceil(stride / grid)-th of them. */
+	 * one, so it tests every ceil(stride / grid)-th of them. Both masks are
+	 * of the form 2^k - 1, which makes that period a power of two too
+	 * (docs/design.md, "The slot bitmap"); the search relies on it. */
 	grid = s->align_mask + 1;
-	s->period = (s->stride + grid - 1) / grid * grid;
+	s->period = (s->stride + grid - 1) & ~(grid - 1);
 	s->seg_boundary_mask = req->seg_boundary_mask;
 	s->boundary_slots = (req->seg_boundary_mask >> p->slot_shift) + 1;
 }
@@ -70,7 +72,7 @@ static inline uint64_t grid_from(const struct walk *w, uint64_t first, uint64_t 
 
 	if (x <= first)
 		return first;
-	return first + (x - first + period - 1) / period * period;
+	return first + ((x - first + period - 1) & ~(period - 1));
 }
 
 /*
@@ -137,12 +139,18 @@ int64_t iotlb__search_area(const struct iotlb__pool *pool, const struct iotlb__a
 
 	/* Stretch one: from the cursor to the end of the area. */
 	first = aligned_from(&w, i0);
+	/* The common case first: next fit lands right at the cursor. */
+	if (first < N && area->hint[first >> w.seg_shift] >= s->nslots &&
+	    (first & (w.seg - 1)) + s->nslots <= w.seg &&
+	    ((w.tslot + first) & (s->boundary_slots - 1)) + s->nslots <= s->boundary_slots &&
+	    iotlb__bitmap_next_set(area->map, first, first + s->nslots) == first + s->nslots)
+		return (int64_t)first;
 	if (first < N) {
 		found = first_fit(&w, first, first, N);
 		if (found < N)
 			return (int64_t)found;
 		/* What the walk counted up to its wrap (see the file comment). */
-		last = first + (N - 1 - first) / s->period * s->period;
+		last = first + ((N - 1 - first) & ~(s->period - 1));
 		counted = last - i0 + (last + s->stride >= N ? s->stride : N - last);
 	} else {
 		counted = N - i0;

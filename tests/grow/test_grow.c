@@ -219,7 +219,14 @@ static int g_teardown(void **state)
 
 	iotlb__fault_inject(0);
 	if (g->mem) {
-		if (iotlb__check_mem(g->mem, why, sizeof(why))) {
+		int err;
+
+		/* The growth worker may still be publishing a pool: the checker
+		 * needs the list held still. */
+		pthread_mutex_lock(&g->mem->writer_lock);
+		err = iotlb__check_mem(g->mem, why, sizeof(why));
+		pthread_mutex_unlock(&g->mem->writer_lock);
+		if (err) {
 			print_error("invariant check failed at teardown: %s\n", why);
 			ret = -1;
 		}
