@@ -2,12 +2,14 @@
 #
 #   make deps      check (and as root, install) the Debian packages needed
 #   make build     configure once in $(BUILD) and build
-#   make run       build, then run $(RUN_CMD)
+#   make run       build the library and the study only, then run $(RUN_CMD)
 #   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds,
 #                  then a brief libFuzzer run
 #   make fuzz      libFuzzer on the API target for $(FUZZ_SECONDS) s
 #   make torture   the torture test for $(SECONDS) s (SEED=, THREADS= to replay)
 #   make coverage  line and branch coverage of src/ (gcovr)
+#   make abi-baseline  rewrite abi/libiotlb.abi from $(BUILD) after a deliberate API
+#                  addition (the abi_check ctest compares against it)
 #   make install   cmake --install $(BUILD) --prefix $(PREFIX)
 #   make clean     remove the build directories
 #   make format    clang-format the C sources in place
@@ -31,17 +33,20 @@ TSAN_CC ?= clang
 CLANG_FORMAT ?= clang-format
 
 DEPS := cmake make gcc g++ clang pkg-config liburcu-dev libcmocka-dev libbenchmark-dev \
-	gnuplot-nox gcovr
+	gnuplot-nox gcovr abigail-tools
 
-# The main job of `make run` (one line; replace to change what `make run` does).
+# The main job of `make run` (one line; replace to change what `make run` does)
+# and the CMake targets it needs: only these are built, so that the first
+# study line comes within a minute of a fresh clone's `make run`.
+RUN_TARGETS ?= iotlb-study
 RUN_CMD = if [ -x "$(BUILD)/bench/iotlb-study" ]; then "$(BUILD)/bench/iotlb-study" --out "$(BUILD)/study"; else echo "make run: $(BUILD)/bench/iotlb-study is not built: bench/ needs Google Benchmark (Debian: libbenchmark-dev; make deps installs it)"; exit 1; fi
 
 ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-.PHONY: all deps build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
-	coverage install clean format torture
+.PHONY: all deps configure build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
+	coverage install clean format abi-baseline torture
 
 all: build
 
@@ -66,12 +71,21 @@ deps:
 		exit 1; \
 	fi
 
-build: deps
+# CMake's generated makefiles run make recursively; --no-print-directory in
+# their MAKEFLAGS keeps the "Entering directory" lines out of the output.
+QUIET_MAKE := MAKEFLAGS=--no-print-directory
+
+configure: deps
 	@test -f "$(BUILD)/CMakeCache.txt" || \
 		$(CMAKE) -S . -B "$(BUILD)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOTLB_WERROR=ON
-	$(CMAKE) --build "$(BUILD)" -j$(JOBS)
 
-run: build
+build: configure
+	@$(QUIET_MAKE) $(CMAKE) --build "$(BUILD)" -j$(JOBS)
+
+run: configure
+	@if grep -q '^IOTLB_BUILD_BENCH:BOOL=ON' "$(BUILD)/CMakeCache.txt"; then \
+		$(QUIET_MAKE) $(CMAKE) --build "$(BUILD)" -j$(JOBS) --target $(RUN_TARGETS); \
+	fi
 	@$(RUN_CMD)
 
 # `make bench`: the Google Benchmark suite; pick with BENCH_ARGS, e.g.
@@ -152,6 +166,14 @@ coverage: deps
 		--txt "$(BUILD_COV)/coverage.txt" --exclude-unreachable-branches
 	@echo "per-file report: $(BUILD_COV)/coverage.txt"
 
+# The baseline needs debug information: $(BUILD) must be RelWithDebInfo or Debug
+# (the default `make build` is RelWithDebInfo) and not instrumented.
+abi-baseline: build
+	sh abi/abi-check.sh dump "$(BUILD)/libiotlb.so.0" abi/libiotlb.abi \
+		include/iotlb "$(BUILD)/include/iotlb"
+	sh abi/abi-check.sh check "$(BUILD)/libiotlb.so.0" abi/libiotlb.abi \
+		include/iotlb "$(BUILD)/include/iotlb"
+
 install: build
 	$(CMAKE) --install "$(BUILD)" --prefix "$(PREFIX)"
 
@@ -161,5 +183,5 @@ clean:
 format:
 	@command -v $(CLANG_FORMAT) >/dev/null 2>&1 || \
 		{ echo "make format: $(CLANG_FORMAT) not found (Debian: clang-format)"; exit 1; }
-	find src include tests examples -name '*.c' -o -name '*.h' 2>/dev/null \
+	find src include tests examples tools -name '*.c' -o -name '*.h' 2>/dev/null \
 		| xargs -r $(CLANG_FORMAT) -i

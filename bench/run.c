@@ -106,6 +106,39 @@ static void hist_summary(const struct wl_hist *h, struct wl_lat *out)
 	out->max_ns = h->max;
 }
 
+/* ------------------------------------------------------------ CPU binding */
+
+/* The CPUs of the process's affinity mask, in order: a benchmark started
+ * under taskset or in a cpuset binds only to the CPUs it was given. */
+static int allowed_cpus(int *cpus, unsigned max)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 0;
+	for (int c = 0; c < CPU_SETSIZE && (unsigned)n < max; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n;
+}
+
+unsigned wl_ncpus(void)
+{
+	int cpus[CPU_SETSIZE];
+	int n = allowed_cpus(cpus, CPU_SETSIZE);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int wl_cpu_of(unsigned thread)
+{
+	int cpus[CPU_SETSIZE];
+	int n = allowed_cpus(cpus, CPU_SETSIZE);
+
+	return n > 0 ? cpus[thread % (unsigned)n] : 0;
+}
+
 /* ----------------------------------------------------------- threaded run */
 
 /* Start and stop of a run: threads check in, wait for `go`, run until `stop`. */
@@ -285,12 +318,29 @@ int wl_run(struct wl_bed *bed, const struct wl_run_cfg *run, struct wl_result *r
 		return -ENOMEM;
 	memset(th, 0, run->nthreads * sizeof(*th));
 	for (unsigned i = 0; i < run->nthreads; i++) {
+		pthread_attr_t attr;
+		int rc;
+
 		th[i].bed = bed;
 		th[i].run = run;
 		th[i].index = i;
 		th[i].sync = &sync;
-		if (pthread_create(&th[i].tid, NULL, thread_main, &th[i])) {
-			err = -EAGAIN;
+		/* Bound before it starts, so the thread never runs elsewhere. */
+		rc = pthread_attr_init(&attr);
+		if (!rc) {
+			if (!run->unbound) {
+				cpu_set_t set;
+
+				CPU_ZERO(&set);
+				CPU_SET(wl_cpu_of(i), &set);
+				rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+			}
+			if (!rc)
+				rc = pthread_create(&th[i].tid, &attr, thread_main, &th[i]);
+			pthread_attr_destroy(&attr);
+		}
+		if (rc) {
+			err = -rc;
 			/* The started threads see `stop` as soon as they go. */
 			__atomic_store_n(&sync.stop, true, __ATOMIC_RELAXED);
 			break;

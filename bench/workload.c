@@ -30,8 +30,15 @@ struct wl_live {
 	size_t size;
 };
 
+/* Where the copy layout's thread writes next, within its slice of the
+ * region; on its own cache line, as an area's cursor would be. */
+struct wl_sweep {
+	size_t next, begin, end;
+} __attribute__((aligned(64)));
+
 struct wl_bed {
 	struct wl_setup setup;
+	struct wl_sweep *sweep;         /* copy layout: one per thread */
 	struct wl_region region;
 	struct iotlb_mem *mem;
 	struct iotlb_dev *dev;
@@ -88,20 +95,23 @@ static uint64_t region_dma(const struct wl_region *r)
 	return (uint64_t)(uintptr_t)r->va;
 }
 
-/*
- * One spare populated region, kept when a bed goes away: benchmark harnesses
- * build and drop beds of one size over and over, and faulting in 64 MiB each
- * time would cost more than the runs themselves.
- */
+/* Spare populated regions, kept when a bed goes away: harnesses build and
+ * drop beds over and over, and faulting in 64 MiB each time costs more than
+ * the runs. Two sizes, as the study alternates shared layouts with the
+ * private one (a block larger); fresh memory measured up to 2x slower. */
+#define WL_SPARES 2
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct wl_region spare;
+static struct wl_region spare[WL_SPARES];
+static unsigned spare_next; /* the slot a new size replaces */
 
 static int region_get(struct wl_region *r, size_t bytes)
 {
 	pthread_mutex_lock(&spare_lock);
-	if (spare.va && spare.bytes == bytes) {
-		*r = spare;
-		spare.va = NULL;
+	for (unsigned i = 0; i < WL_SPARES && !r->va; i++) {
+		if (spare[i].va && spare[i].bytes == bytes) {
+			*r = spare[i];
+			spare[i].va = NULL;
+		}
 	}
 	pthread_mutex_unlock(&spare_lock);
 	return r->va ? 0 : region_map(r, bytes, true);
@@ -109,9 +119,18 @@ static int region_get(struct wl_region *r, size_t bytes)
 
 static void region_put(struct wl_region *r)
 {
+	unsigned slot = WL_SPARES;
+
 	pthread_mutex_lock(&spare_lock);
-	region_unmap(&spare);
-	spare = *r;
+	for (unsigned i = 0; i < WL_SPARES && slot == WL_SPARES; i++)
+		if (!spare[i].va || spare[i].bytes == r->bytes)
+			slot = i;
+	if (slot == WL_SPARES) {
+		slot = spare_next;
+		spare_next = (spare_next + 1) % WL_SPARES;
+	}
+	region_unmap(&spare[slot]);
+	spare[slot] = *r;
 	r->va = NULL;
 	pthread_mutex_unlock(&spare_lock);
 }
@@ -155,6 +174,33 @@ static unsigned layout_nareas(const struct wl_setup *s)
 	}
 }
 
+/* The copy layout: thread i sweeps the i-th of nthreads equal slices. */
+static int sweep_create(struct wl_bed *bed)
+{
+	unsigned n = bed->setup.nthreads;
+	size_t slice = bed->region.bytes / n / WL_SLOT_BYTES * WL_SLOT_BYTES;
+
+	if (!slice)
+		return -EINVAL;
+	bed->sweep = aligned_alloc(64, n * sizeof(*bed->sweep));
+	if (!bed->sweep)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		bed->sweep[i] = (struct wl_sweep){ i * slice, i * slice, (i + 1) * slice };
+	return 0;
+}
+
+static void *sweep_next(struct wl_bed *bed, unsigned thread, size_t size)
+{
+	struct wl_sweep *s = &bed->sweep[thread % bed->setup.nthreads];
+	size_t stride = (size + WL_SLOT_BYTES - 1) / WL_SLOT_BYTES * WL_SLOT_BYTES;
+
+	if (s->next + size > s->end)
+		s->next = s->begin;
+	s->next += stride;
+	return (char *)bed->region.va + (s->next - stride);
+}
+
 int wl_bed_create(const struct wl_setup *setup, struct wl_bed **out)
 {
 	struct wl_bed *bed;
@@ -183,6 +229,13 @@ int wl_bed_create(const struct wl_setup *setup, struct wl_bed **out)
 	if (setup->layout == WL_PRIVATE)
 		bytes += WL_BLOCK_BYTES;
 	err = region_get(&bed->region, bytes);
+	if (!err && setup->layout == WL_COPY) {
+		err = sweep_create(bed);
+		if (!err) {
+			*out = bed;
+			return 0;
+		}
+	}
 	if (!err)
 		err = mem_create(bed, layout_nareas(&bed->setup));
 	if (!err)
@@ -211,6 +264,7 @@ void wl_bed_destroy(struct wl_bed *bed)
 	for (unsigned i = 0; i < bed->nextra; i++)
 		region_unmap(&bed->extra[i]);
 	pthread_mutex_destroy(&bed->malloc_lock);
+	free(bed->sweep);
 	free(bed->live);
 	free(bed->extra);
 	free(bed->hit);
@@ -274,6 +328,14 @@ int wl_map(struct wl_bed *bed, unsigned thread, void *buf, const struct wl_op *o
 {
 	void *bounce;
 
+	if (bed->setup.layout == WL_COPY) {
+		if (op->size > bed->region.bytes / bed->setup.nthreads)
+			return -ENOSPC;
+		bounce = sweep_next(bed, thread, op->size);
+		memcpy(bounce, buf, op->size);
+		*handle = (uint64_t)(uintptr_t)bounce;
+		return 0;
+	}
 	if (bed->setup.layout != WL_MALLOC)
 		return iotlb_map(bed->dev, thread_queue(bed, thread), buf, op->size, op->dir,
 				 op->attrs, handle);
@@ -291,6 +353,11 @@ int wl_unmap(struct wl_bed *bed, uint64_t handle, void *buf, const struct wl_op 
 {
 	void *bounce = (void *)(uintptr_t)handle;
 
+	if (bed->setup.layout == WL_COPY) {
+		if (copies_back(op))
+			memcpy(buf, bounce, op->size);
+		return 0;
+	}
 	if (bed->setup.layout != WL_MALLOC)
 		return iotlb_unmap(bed->dev, handle, op->size, op->dir, op->attrs);
 	if (copies_back(op))
@@ -473,6 +540,7 @@ static const char *const layout_names[WL_NLAYOUTS] = {
 	[WL_PERCPU] = "percpu",
 	[WL_PRIVATE] = "private",
 	[WL_MALLOC] = "malloc",
+	[WL_COPY] = "copy",
 };
 
 const char *wl_layout_name(enum wl_layout layout)

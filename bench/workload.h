@@ -25,13 +25,18 @@ extern "C" {
  *   private: a device with a private pool of IO TLB blocks and one child
  *            pool per thread, each thread mapping on its own queue (2022);
  *   malloc:  no libiotlb: a mutex-protected malloc + memcpy + free bounce,
- *            what a user writes without the library (the baseline).
+ *            what a user writes without the library (the baseline);
+ *   copy:    no libiotlb and no allocation: the map's copy alone, into
+ *            destinations that sweep the pool as the library's cursors do
+ *            (each thread its own slice of it, as per-CPU areas split it).
+ *            The ceiling a bounce allocator's throughput can reach.
  */
 enum wl_layout {
 	WL_SINGLE = 0,
 	WL_PERCPU,
 	WL_PRIVATE,
 	WL_MALLOC,
+	WL_COPY,
 	WL_NLAYOUTS,
 };
 
@@ -41,7 +46,7 @@ enum wl_layout {
 struct wl_setup {
 	enum wl_layout layout;
 	enum iotlb_lock_kind lock;
-	unsigned nthreads;  /* areas of percpu, queues of private */
+	unsigned nthreads;  /* areas of percpu, queues of private, slices of copy */
 	unsigned nareas;    /* 0: what the layout says; else forced */
 	size_t pool_bytes;  /* 0: WL_POOL_BYTES */
 };
@@ -106,12 +111,22 @@ struct wl_run_cfg {
 	double seconds;       /* run time; threads stop when it is over */
 	struct wl_op op;
 	bool latency;         /* time each map and unmap (costs two clock reads each) */
+	bool unbound;         /* leave threads to the scheduler instead of binding
+			       * thread i to CPU i mod wl_ncpus() */
 	wl_progress_fn progress;
 	void *progress_ctx;
 };
 
-/* Runs nthreads threads doing wl_pair until the time is over. */
+/* Runs nthreads threads doing wl_pair until the time is over. Thread i runs
+ * on CPU wl_cpu_of(i) unless run->unbound, as the kernel's dma_map_benchmark
+ * binds its threads: per-CPU areas then measure the design, not where the
+ * scheduler happened to put the threads. */
 int wl_run(struct wl_bed *bed, const struct wl_run_cfg *run, struct wl_result *res);
+
+/* CPUs this process may run on (its affinity mask), at least 1. */
+unsigned wl_ncpus(void);
+/* The CPU thread i is bound to: the (i mod wl_ncpus())-th allowed CPU. */
+int wl_cpu_of(unsigned thread);
 
 /* --------------------------------------------------- search and lookup cost */
 

@@ -8,7 +8,8 @@
 #                  [LIBS <targets...>])  extra libraries to link
 #
 # The executable links cmocka, iotlb_internal (the static library and the
-# private headers of src/) and Threads. Sanitizer scale hints reach tests
+# private headers of src/), iotlb_test_common (tests/common/: PRNG, scale
+# knob, aligned mmap) and Threads. Sanitizer scale hints reach tests
 # through the environment (IOTLB_TEST_SCALE, set by `make test`).
 
 include_guard(GLOBAL)
@@ -43,8 +44,8 @@ function(iotlb_add_test)
 	endif()
 
 	add_executable(${T_NAME} ${T_SOURCES})
-	target_link_libraries(${T_NAME} PRIVATE PkgConfig::CMOCKA iotlb_internal Threads::Threads
-		${T_LIBS})
+	target_link_libraries(${T_NAME} PRIVATE PkgConfig::CMOCKA iotlb_internal iotlb_test_common
+		Threads::Threads ${T_LIBS})
 	target_compile_options(${T_NAME} PRIVATE ${IOTLB_TEST_WARNINGS})
 
 	add_test(NAME ${T_NAME} COMMAND ${T_NAME} ${T_ARGS})

@@ -10,6 +10,8 @@
 #include "internal.h"
 
 #define KNOWN_ATTRS (IOTLB_ATTR_SKIP_CPU_SYNC | IOTLB_ATTR_NO_WARN)
+#define MAP_ATTRS (KNOWN_ATTRS | IOTLB_ATTR_MAY_BLOCK)
+#define ALLOC_ATTRS (IOTLB_ATTR_NO_WARN | IOTLB_ATTR_MAY_BLOCK)
 
 #ifndef IOTLB_DEBUG_LEVEL
 #define IOTLB_DEBUG_LEVEL 0
@@ -76,6 +78,7 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 	struct iotlb_mem *mem = dev->mem;
 	struct iotlb__domain *d = dev->domain;
 	struct iotlb__search s;
+	unsigned hint;
 	int err;
 
 	/* More than a segment, or than every pool of a domain that cannot grow. */
@@ -85,7 +88,12 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		return -E2BIG;
 	}
 	iotlb__search_prepare(&mem->p, req, &s);
-	err = iotlb__domain_find(d, iotlb__select_hint(mem, queue), &s, req, pool, slot);
+	hint = iotlb__select_hint(mem, queue);
+	/* Waiting for room (wait.c): a blocking request queues behind earlier ones. */
+	if ((attrs & IOTLB_ATTR_MAY_BLOCK) && iotlb__wait_queued(&d->wq))
+		err = -ENOSPC;
+	else
+		err = iotlb__domain_find(d, hint, &s, req, pool, slot);
 	if (err && d == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		/* Grow in the background; serve this request right now. */
 		iotlb__grow_request(mem);
@@ -96,6 +104,9 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		else
 			*rcu = true;
 	}
+	/* Waiting for room (wait.c): wait in line, or record for notify. */
+	if (err == -ENOSPC)
+		err = iotlb__wait_nospace(dev, hint, &s, req, attrs, pool, slot, rcu);
 	if (err == -ENOSPC) {
 		IOTLB__ADD(&d->fail_nospace, 1);
 		log_full(dev, req->alloc_size, attrs);
@@ -113,7 +124,7 @@ int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum io
 	bool rcu = false;
 	int err;
 
-	if (!dev || !orig || !size || !dma_out || !dir_valid(dir) || (attrs & ~KNOWN_ATTRS))
+	if (!dev || !orig || !size || !dma_out || !dir_valid(dir) || (attrs & ~MAP_ATTRS))
 		return -EINVAL;
 	p = &dev->mem->p;
 	o = (uint64_t)(uintptr_t)orig;
@@ -287,9 +298,13 @@ static int unmap_in(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t dm
 		IOTLB__BUMP(&area->unmaps, 1);
 	}
 	iotlb__area_unlock(pool, area, ctx);
-	if (head >= 0 && pool->transient)
+	if (head < 0)
+		return -ENOENT;
+	if (pool->transient)
 		iotlb__transient_retire(pool);
-	return head >= 0 ? 0 : -ENOENT;
+	/* Waiting for room (wait.c): one relaxed load unless someone waits. */
+	iotlb__wait_room_freed(dev->domain);
+	return 0;
 }
 
 int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
@@ -366,6 +381,12 @@ int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size, enum
 
 int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *dma_out)
 {
+	return iotlb_alloc_attrs(dev, size, IOTLB_ATTR_NO_WARN, vaddr_out, dma_out);
+}
+
+int iotlb_alloc_attrs(struct iotlb_dev *dev, size_t size, unsigned attrs, void **vaddr_out,
+		      uint64_t *dma_out)
+{
 	const struct iotlb_mem_params *p;
 	struct iotlb__req req;
 	struct iotlb__pool *pool;
@@ -373,7 +394,7 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 	bool rcu = false;
 	int err;
 
-	if (!dev || !size || !vaddr_out || !dma_out)
+	if (!dev || !size || !vaddr_out || !dma_out || (attrs & ~ALLOC_ATTRS))
 		return -EINVAL;
 	p = &dev->mem->p;
 	/* Naturally aligned to the smallest power-of-two number of pages holding it. */
@@ -388,7 +409,8 @@ int iotlb_alloc(struct iotlb_dev *dev, size_t size, void **vaddr_out, uint64_t *
 		.owner = dev->id,
 		.coherent = true,
 	};
-	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, IOTLB_ATTR_NO_WARN, &pool, &slot, &rcu);
+	/* Coherent allocations never log a full pool, as before attributes. */
+	err = find_slots(dev, IOTLB_ANY_QUEUE, &req, attrs | IOTLB_ATTR_NO_WARN, &pool, &slot, &rcu);
 	if (!err) {
 		/* Coherent memory starts zeroed, never with an earlier user's bytes. */
 		memset(pool->vaddr + (slot << p->slot_shift), 0, size);
@@ -418,9 +440,12 @@ static int free_in(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t dma
 		IOTLB__BUMP(&area->frees, 1);
 	}
 	iotlb__area_unlock(pool, area, ctx);
-	if (live && pool->transient)
+	if (!live)
+		return -ENOENT;
+	if (pool->transient)
 		iotlb__transient_retire(pool);
-	return live ? 0 : -ENOENT;
+	iotlb__wait_room_freed(dev->domain);
+	return 0;
 }
 
 int iotlb_free(struct iotlb_dev *dev, uint64_t dma, size_t size)

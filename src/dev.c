@@ -55,10 +55,13 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	dev->alloc_align_mask = c.alloc_align_mask;
 	dev->seg_boundary_mask = c.seg_boundary_mask;
 	dev->nqueues = c.nqueues ? c.nqueues : 1;
+	dev->wait_timeout_ns = c.wait_timeout_ns;
+	iotlb__waitq_init(&dev->private_domain.wq);
 	dev->id = __atomic_fetch_add(&mem->next_dev_id, 1, __ATOMIC_RELAXED);
 	if (c.private_size) {
 		err = iotlb__private_create(dev, c.private_size, dev->nqueues);
 		if (err) {
+			iotlb__waitq_destroy(&dev->private_domain.wq);
 			iotlb__free(dev);
 			return err;
 		}
@@ -97,7 +100,13 @@ int iotlb_dev_destroy(struct iotlb_dev *dev)
 		return -EINVAL;
 	if (has_live(dev))
 		return -EBUSY;
-	iotlb__private_destroy(dev);
+	iotlb__wait_dev_gone(dev);
+	if (dev->domain != &dev->mem->shared) {
+		iotlb__private_destroy(dev);
+		/* The blocks are back in the shared pools: wake their waiters (wait.c). */
+		iotlb__wait_room_freed(&dev->mem->shared);
+	}
+	iotlb__waitq_destroy(&dev->private_domain.wq);
 	__atomic_fetch_sub(&dev->mem->ndevs, 1, __ATOMIC_RELAXED);
 	iotlb__free(dev);
 	return 0;

@@ -12,7 +12,8 @@
 	X(EBUSY, "still in use")                                     \
 	X(ENOMEM, "out of memory for library metadata")              \
 	X(ENOTSUP, "not supported")                                  \
-	X(EFAULT, "internal state inconsistent")
+	X(EFAULT, "internal state inconsistent")                     \
+	X(ETIMEDOUT, "waited for room longer than wait_timeout_ns")
 
 const char *iotlb_strerror(int err)
 {

@@ -55,7 +55,9 @@ static void add_provider_pool(struct iotlb_mem *mem)
 				   va, (unsigned long long)dma, size);
 		ops->free(mem->cfg.region_ctx, va, dma, size);
 		IOTLB__ADD(&mem->shared.grow_failures, 1);
+		return;
 	}
+	iotlb__wait_room_freed(&mem->shared); /* wake a waiter (wait.c) */
 }
 
 static void *grow_worker(void *arg)

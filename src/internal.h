@@ -261,6 +261,65 @@ static inline bool iotlb__pool_contains(const struct iotlb__pool *pool, uint64_t
 }
 IOTLB__HIDDEN uint64_t iotlb__pool_used(const struct iotlb__pool *pool);
 
+/* ------------------------------------------------------------------ wait.c */
+
+/*
+ * Waiting for room (docs/design.md, "Waiting for room"): one queue per
+ * domain. Releases look only at `active`, which sits alone on its cache line
+ * and is written only when a request starts or stops waiting or a failure is
+ * watched for a notify callback, so a release pays one relaxed load and no
+ * store while nobody waits.
+ */
+struct iotlb__waiter;
+
+struct iotlb__waitq {
+	uint64_t active; /* waiters + (watch ? 1 : 0); changed under `lock` */
+	/* everything below is touched only while `active` is nonzero, or by arming */
+	pthread_mutex_t lock __attribute__((aligned(IOTLB__CACHELINE)));
+	struct iotlb__waiter *head, *tail; /* FIFO of blocking requests */
+	uint64_t nwaiters;		   /* read relaxed by new blocking requests */
+	uint64_t gen;			   /* releases seen while active */
+	bool watch;			   /* a recorded -ENOSPC waits for the next release */
+	struct iotlb_dev *armed;	   /* devices with a notify armed (notify.next) */
+	uint64_t waits, wait_timeouts, wait_ns, wait_ns_max;
+} __attribute__((aligned(IOTLB__CACHELINE)));
+
+/* Per-device notify state, guarded by the device's domain wait queue lock. */
+struct iotlb__notify {
+	struct iotlb_dev *next; /* in the domain's armed list */
+	void (*fn)(void *ctx);
+	void *ctx;
+	uint64_t fail_gen; /* domain gen when the last -ENOSPC was recorded */
+	bool armed, failed;
+	bool used; /* armed at least once: failures are recorded (read relaxed) */
+};
+
+struct iotlb__domain;
+
+IOTLB__HIDDEN void iotlb__waitq_init(struct iotlb__waitq *wq);
+IOTLB__HIDDEN void iotlb__waitq_destroy(struct iotlb__waitq *wq);
+/* Does a blocking request wait already? Then a new one must queue behind it. */
+static inline bool iotlb__wait_queued(const struct iotlb__waitq *wq)
+{
+	return IOTLB__LOAD(&wq->nwaiters) != 0;
+}
+/*
+ * A search of `dev`'s domain found no room (-ENOSPC): with
+ * IOTLB_ATTR_MAY_BLOCK wait in line for it, else record the failure for a
+ * notify callback. 0 with the slots taken, -ENOSPC, -ETIMEDOUT, or an error
+ * of the growth path.
+ */
+IOTLB__HIDDEN int iotlb__wait_nospace(struct iotlb_dev *dev, unsigned hint,
+				      const struct iotlb__search *s, const struct iotlb__req *req,
+				      unsigned attrs, struct iotlb__pool **pool_out,
+				      uint64_t *slot_out, bool *rcu);
+/* Slow half of iotlb__wait_room_freed: wake the head, fire notify callbacks. */
+IOTLB__HIDDEN void iotlb__wait_wake(struct iotlb__domain *d);
+/* Disarms a device's notify before it goes away. */
+IOTLB__HIDDEN void iotlb__wait_dev_gone(struct iotlb_dev *dev);
+/* Adds the domain's wait counters to `s`. */
+IOTLB__HIDDEN void iotlb__wait_stats(const struct iotlb__waitq *wq, struct iotlb_stats *s);
+
 /* ------------------------------------------------------------------ mem.c */
 
 /* The pools of a domain sorted by device address, for bisection. Replaced
@@ -300,12 +359,24 @@ struct iotlb__domain {
 	uint64_t grow_attempts, grow_failures;
 	/* activity counters of pools already removed (transient pools) */
 	struct iotlb_stats retired __attribute__((aligned(IOTLB__CACHELINE)));
+	struct iotlb__waitq wq; /* waiting for room (wait.c), lines of its own */
 };
+
+/*
+ * The release hook: called after slots went back to `d` (area lock dropped).
+ * Costs one relaxed load of a line nobody writes while nobody waits.
+ */
+static inline void iotlb__wait_room_freed(struct iotlb__domain *d)
+{
+	if (__builtin_expect(IOTLB__LOAD(&d->wq.active) != 0, 0))
+		iotlb__wait_wake(d);
+}
 
 struct iotlb_mem {
 	struct iotlb_mem_config cfg; /* validated copy, defaults applied */
 	struct iotlb_mem_params p;
 	struct iotlb_lock_ops lock_ops; /* copy: the caller's table may go away */
+	struct iotlb_region_ops region_ops; /* copy; cfg.region_ops points here */
 	struct iotlb__domain shared;
 	pthread_mutex_t writer_lock; /* pool list and device list changes */
 	/* growth worker (IOTLB_MEM_GROW) */
@@ -330,6 +401,8 @@ struct iotlb_dev {
 	uint64_t seg_boundary_mask;
 	unsigned nqueues;
 	unsigned char *carve_ctx; /* lock contexts for carving (private only) */
+	uint64_t wait_timeout_ns; /* wait.c: 0 = wait without limit */
+	struct iotlb__notify notify;
 	struct iotlb__domain private_domain;
 };
 

@@ -60,13 +60,75 @@ static int check_region(const struct iotlb_mem_params *p, const void *vaddr, uin
 	return 0;
 }
 
+/*
+ * Enum values are checked against an explicit list, not against "the last
+ * enumerator": a new enumerator without a case here is a -Wswitch warning
+ * (an error under IOTLB_WERROR), so the check cannot silently go stale.
+ */
+static bool lock_kind_known(enum iotlb_lock_kind kind)
+{
+	switch (kind) {
+	case IOTLB_LOCK_DEFAULT:
+	case IOTLB_LOCK_MUTEX:
+	case IOTLB_LOCK_SPIN:
+	case IOTLB_LOCK_TICKET:
+	case IOTLB_LOCK_MCS:
+	case IOTLB_LOCK_TTAS:
+	case IOTLB_LOCK_NONE:
+	case IOTLB_LOCK_CUSTOM:
+		return true;
+	}
+	return false;
+}
+
+static bool select_known(enum iotlb_select select)
+{
+	switch (select) {
+	case IOTLB_SELECT_CPU:
+	case IOTLB_SELECT_THREAD:
+	case IOTLB_SELECT_ROUND_ROBIN:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Copies the caller's region provider, as the lock ops are copied: the
+ * caller's table may go away after create. region_ops_size 0 is the original
+ * layout (alloc and free); a non-zero size must cover that layout, and a
+ * larger (newer) table may not set anything this library does not know.
+ */
+static int copy_region_ops(struct iotlb_mem *mem)
+{
+	const struct iotlb_region_ops *ops = mem->cfg.region_ops;
+	size_t known = sizeof(mem->region_ops);
+	size_t size = mem->cfg.region_ops_size;
+
+	memset(&mem->region_ops, 0, known);
+	if (!ops)
+		return size ? -EINVAL : 0;
+	if (!size) {
+		mem->region_ops.alloc = ops->alloc;
+		mem->region_ops.free = ops->free;
+	} else {
+		if (size < offsetof(struct iotlb_region_ops, free) + sizeof(ops->free))
+			return -EINVAL;
+		for (size_t i = known; i < size; i++)
+			if (((const unsigned char *)ops)[i])
+				return -EINVAL;
+		memcpy(&mem->region_ops, ops, size < known ? size : known);
+	}
+	mem->cfg.region_ops = &mem->region_ops;
+	return 0;
+}
+
 static int resolve_lock(struct iotlb_mem *mem)
 {
 	const struct iotlb_mem_config *c = &mem->cfg;
 	const struct iotlb_lock_ops *ops;
 	int err;
 
-	if ((unsigned)c->lock > IOTLB_LOCK_CUSTOM)
+	if (!lock_kind_known(c->lock))
 		return -EINVAL;
 	if (c->lock == IOTLB_LOCK_CUSTOM) {
 		err = iotlb__lock_ops_check(c->lock_ops);
@@ -97,10 +159,13 @@ static int check_config(struct iotlb_mem *mem)
 	err = check_region(&mem->p, c->vaddr, c->dma_addr, c->size);
 	if (err)
 		return err;
-	if ((unsigned)c->select > IOTLB_SELECT_ROUND_ROBIN)
+	if (!select_known(c->select))
 		return -EINVAL;
 	if (c->flags & ~KNOWN_MEM_FLAGS)
 		return -EINVAL;
+	err = copy_region_ops(mem);
+	if (err)
+		return err;
 	if ((c->flags & IOTLB_MEM_GROW) &&
 	    (!c->region_ops || !c->region_ops->alloc || !c->region_ops->free))
 		return -EINVAL;
@@ -151,6 +216,7 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 		goto fail;
 	}
 	mem->next_dev_id = 1;
+	iotlb__waitq_init(&mem->shared.wq);
 	pool->index = mem->next_pool_index++;
 	*out = mem;
 	return 0;
@@ -182,6 +248,7 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 	destroy_pool_list(mem, mem->shared.transient);
 	iotlb__domain_fini(&mem->shared);
 	pthread_mutex_destroy(&mem->writer_lock);
+	iotlb__waitq_destroy(&mem->shared.wq);
 	iotlb__free(mem);
 	return 0;
 }
@@ -251,6 +318,9 @@ int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, si
 		mem->next_pool_index++;
 out:
 	pthread_mutex_unlock(&mem->writer_lock);
+	/* New room: blocking requests may be waiting for it (wait.c). */
+	if (!err)
+		iotlb__wait_room_freed(&mem->shared);
 	return err;
 }
 

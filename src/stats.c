@@ -196,6 +196,7 @@ void iotlb__domain_stats(const struct iotlb__domain *d, struct iotlb_stats *s)
 	s->grow_attempts = IOTLB__LOAD(&d->grow_attempts);
 	s->grow_failures = IOTLB__LOAD(&d->grow_failures);
 	s->transient_pools = IOTLB__LOAD(&d->transient_pools);
+	iotlb__wait_stats(&d->wq, s);
 }
 
 /* Hands the caller the prefix of `full` that its struct_size covers. */

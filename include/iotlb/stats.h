@@ -42,7 +42,11 @@ extern "C" {
 	X(grow_attempts, "pools the growth worker tried to add")              \
 	X(grow_failures, "growth attempts the region provider refused")       \
 	X(transient_pools, "transient pools created")                         \
-	X(nqueues, "child pools of a private device (0 for shared)")
+	X(nqueues, "child pools of a private device (0 for shared)")          \
+	X(waits, "blocking requests that had to wait (once per request)")     \
+	X(wait_timeouts, "blocking requests that returned -ETIMEDOUT")        \
+	X(wait_ns, "nanoseconds blocking requests spent waiting")             \
+	X(wait_ns_max, "longest single wait of a blocking request")
 
 struct iotlb_stats {
 	size_t struct_size; /* sizeof(struct iotlb_stats), set by the caller */

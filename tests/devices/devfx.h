@@ -24,6 +24,8 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "region.h"
+#include "scale.h"
 
 #define DF_SLOT 2048ull
 #define DF_SHIFT 11u
@@ -52,15 +54,13 @@ struct df {
 
 static inline void *df_mmap(size_t len, size_t align, void **map, size_t *map_len)
 {
-	size_t total = len + align;
-	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uintptr_t a;
+	struct test_mapping m;
+	void *p = test_mmap_aligned(len, align, false, &m);
 
-	assert_true(p != MAP_FAILED);
-	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-	*map = p;
-	*map_len = total;
-	return (void *)a;
+	assert_non_null(p);
+	*map = m.map;
+	*map_len = m.len;
+	return p;
 }
 
 static inline struct df_region df_region_new(unsigned idx, uint64_t nslots)
@@ -208,7 +208,7 @@ static inline struct df_where df_where(const struct df *f, const struct iotlb_de
 	return w;
 }
 
-/* Free-run counter of slot i in a never-used pool (ALGORITHM.md 2). */
+/* Free-run counter of slot i in a never-used pool (docs/algorithm.md#slot-state). */
 static inline uint32_t df_fresh_list(uint64_t i, uint64_t nslots, unsigned seg)
 {
 	uint64_t to_seg = seg - (i % seg), to_end = nslots - i;
@@ -387,13 +387,6 @@ static inline size_t df_pattern_mismatch(const unsigned char *p, size_t n, uint6
 		if (p[i] != (unsigned char)((i * 131u + seed * 7u + (i >> 8) + (seed >> 8)) & 0xff))
 			return i;
 	return n;
-}
-
-static inline bool df_scale_reduced(void)
-{
-	const char *s = getenv("IOTLB_TEST_SCALE");
-
-	return s && (!strcmp(s, "asan") || !strcmp(s, "tsan"));
 }
 
 #endif /* IOTLB_TESTS_DEVICES_DEVFX_H */

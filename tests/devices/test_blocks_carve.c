@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IO TLB blocks, carving (ALGORITHM.md 6, API.md "Precise rules"): where
+ * IO TLB blocks, carving (docs/algorithm.md#blocks): where
  * private pools are carved, that the shared pool gets every free-run counter
  * and cursor back, that private and shared mappings stay apart, and the
  * errors of carving.
@@ -117,7 +117,7 @@ struct cyc_dev {
 	uint64_t first, nblocks; /* in blocks */
 };
 
-/* Lowest run of `n` free blocks, or -1 (API.md: first fit, lowest address). */
+/* Lowest run of `n` free blocks, or -1 (first fit, lowest address: docs/algorithm.md#blocks). */
 static int64_t model_first_fit(const bool *taken, unsigned nblocks, unsigned n)
 {
 	for (unsigned b = 0; b + n <= nblocks; b++) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * IO TLB blocks in use (ALGORITHM.md 6, API.md "Precise rules"): how queues
+ * IO TLB blocks in use (docs/algorithm.md#blocks): how queues
  * pick children of a private pool, which statistics and address queries see
  * it, requests too big for it, that it never grows the mem, foreign handles,
  * and carving next to live shared mappings.
@@ -11,7 +11,7 @@
 
 static void test_nqueues_is_rounded_by_the_area_rules(void **state)
 {
-	/* ALGORITHM.md 3: round up to a power of two, then down to what the
+	/* docs/algorithm.md#area-count: round up to a power of two, then down to what the
 	 * pool holds in whole segments (1024 slots = 8 segments per block). */
 	static const struct {
 		unsigned blocks, nqueues, children;
@@ -426,7 +426,7 @@ static void test_full_private_pool_never_grows_the_mem(void **state)
 	/* Two segment-sized maps fill the 256-slot private pool. */
 	dma[0] = map_ok(d, 0, arena, SEG_BYTES, IOTLB_TO_DEVICE);
 	dma[1] = map_ok(d, 0, arena, SEG_BYTES, IOTLB_TO_DEVICE);
-	/* ALGORITHM.md 6: maps on a private device use only its private pool,
+	/* docs/algorithm.md#blocks: maps on a private device use only its private pool,
 	 * so there is no transient pool to fall back on. */
 	assert_int_equal(iotlb_map(d, 0, arena, 100, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN, &junk),
 			 -ENOSPC);

@@ -122,7 +122,7 @@ static uint64_t device_tag(uint64_t tag)
 static void allowed_range(const struct worker *w, uint64_t *lo, uint64_t *hi)
 {
 	if (w->role == ROLE_QUEUE) {
-		/* ALGORITHM.md 6: queue q starts at child q; the child never fills
+		/* docs/algorithm.md#blocks: queue q starts at child q; the child never fills
 		 * (MAXLIVE * Q_MAX is a quarter of it), so it never falls back. */
 		*lo = p_dma + (uint64_t)w->queue * child_bytes;
 		*hi = *lo + child_bytes;
@@ -395,7 +395,7 @@ static void check_quiescent(unsigned phase)
 static void test_private_and_shared_devices_under_threads(void **state)
 {
 	struct worker *w;
-	unsigned phase_ms = df_scale_reduced() ? 250 : 1200;
+	unsigned phase_ms = test_scale_reduced() ? 250 : 1200;
 	uint64_t carves = 0, nospace = 0, destroys = 0, qops = 0, sops = 0;
 	struct iotlb_area_stats as = IOTLB_AREA_STATS_INIT;
 	struct iotlb_stats ps;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Growth under threads (ALGORITHM.md 7): mappers map and unmap random sizes
+ * Growth under threads (docs/algorithm.md#growth): mappers map and unmap random sizes
  * on a small growable mem, so it grows and hands out transient pools, while
  * another thread adds pools and another reads statistics. At pauses the
  * structure is checked; at the end every provider region came back once.
@@ -17,7 +17,8 @@
 
 #include "internal.h"
 #include "provider.h"
-#include "../model/rng.h"
+#include "rng.h"
+#include "scale.h"
 
 #define SLOT 2048ull
 #define SEG_BYTES (128 * SLOT)
@@ -48,7 +49,7 @@ struct item {
 	enum iotlb_dir dir;
 	uint64_t seed;         /* what the bounce holds now */
 	uint64_t orig_seed;    /* what the original must hold after the unmap */
-	uint64_t nslots;       /* slots it occupies (ALGORITHM.md 5.1 / 5.4) */
+	uint64_t nslots;       /* slots it occupies (docs/algorithm.md#map, #coherent) */
 };
 
 struct ctx;
@@ -452,7 +453,6 @@ static void test_maps_grow_and_add_pools_concurrently(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct iotlb_mem_config cfg = IOTLB_MEM_CONFIG_INIT;
-	const char *scale = getenv("IOTLB_TEST_SCALE");
 	unsigned phases = PHASES_NORMAL;
 	uint64_t maps = 0, unmaps = 0, allocs = 0, frees = 0, syncs = 0;
 	struct iotlb_stats s = IOTLB_STATS_INIT;
@@ -461,7 +461,7 @@ static void test_maps_grow_and_add_pools_concurrently(void **state)
 	struct tp_counts tc;
 
 	(void)state;
-	if (scale && (!strcmp(scale, "asan") || !strcmp(scale, "tsan")))
+	if (test_scale_reduced())
 		phases = PHASES_SANITIZED;
 	assert_non_null(c);
 	tp_init(&c->tp, PROVIDER_DMA);

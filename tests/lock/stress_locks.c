@@ -21,7 +21,8 @@
 #include <cmocka.h>
 
 #include "internal.h"
-#include "../model/rng.h"
+#include "rng.h"
+#include "scale.h"
 
 #define NTHREADS 8
 #define NDEVS 2
@@ -375,7 +376,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_round_robin_policy_maps_round_trip_without_overlap),
 		cmocka_unit_test(test_explicit_queues_map_round_trip_without_overlap),
 	};
-	const char *scale = getenv("IOTLB_TEST_SCALE");
 	unsigned long total = OPS_NORMAL;
 	char group[64];
 	int failed;
@@ -389,7 +389,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s <mutex|spin|ticket|mcs|ttas>\n", argv[0]);
 		return 2;
 	}
-	if (scale && (!strcmp(scale, "asan") || !strcmp(scale, "tsan")))
+	if (test_scale_reduced())
 		total = OPS_SANITIZED;
 	ops_per_thread = (total + NPOLICIES * NTHREADS - 1) / (NPOLICIES * NTHREADS);
 	snprintf(group, sizeof(group), "stress_locks[%s]", kind_name);

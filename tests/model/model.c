@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of ALGORITHM.md sections 2-4 (slots, areas, the search),
+ * Reference model of docs/algorithm.md sections 2-4 (slots, areas, search),
  * over plain occupancy arrays, one set per pool. Free-run counters are never
  * stored; they are counted from occupancy when asked, so they cannot drift.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of ALGORITHM.md sections 2-7: occupancy arrays and the
- * spec's rules written out step by step, slow and obvious, so that the
+ * Reference model of docs/algorithm.md sections 2-7: occupancy arrays and
+ * the rules written out step by step, slow and obvious, so that the
  * differential test can hold the library against it: several shared pools
  * (section 7, without growth) and device private pools carved out of them
  * in IO TLB blocks (section 6). It shares no code with src/ and does not
@@ -62,7 +62,7 @@ struct model_pool {
 	struct model_area *areas;
 	/* occupancy: owner[i] = allocation number + 1, 0 when free */
 	uint32_t *owner;
-	/* per-slot state of ALGORITHM.md 2, kept exactly as the spec says */
+	/* per-slot state of docs/algorithm.md#slot-state, kept exactly as described */
 	uint64_t *orig;            /* meaningful where orig_valid */
 	uint8_t *orig_valid;
 	int64_t *alloc_size;
@@ -99,7 +99,7 @@ struct model_alloc {
 	uint64_t size;    /* mapping size, or the coherent allocation size */
 };
 
-/* A copy the spec asks for (ALGORITHM.md 5.3), for the test to verify. */
+/* A copy the rules ask for (docs/algorithm.md#partial-sync), for the test to verify. */
 struct model_copy {
 	bool any;        /* false: nothing is copied */
 	bool to_cpu;     /* bounce -> original; else original -> bounce */
@@ -170,7 +170,8 @@ struct model {
 	bool last_fallback;        /* a second attempt was made */
 };
 
-/* Area count of ALGORITHM.md 3 (a request of 0, a private device's nqueues, counts as 1). */
+/* Area count of docs/algorithm.md#area-count (a request of 0, a private device's
+ * nqueues, counts as 1). */
 unsigned model_nareas_for(unsigned requested, uint64_t nslots, unsigned segment_slots);
 
 int model_init(struct model *m, const struct model_params *p); /* 0 or -ENOMEM */
@@ -178,13 +179,13 @@ void model_fini(struct model *m);
 
 /* -EINVAL when iotlb_dev_create must refuse these masks, else 0. */
 int model_dev_check(const struct model *m, const struct model_dev *d);
-/* ALGORITHM.md 5.5. */
+/* docs/algorithm.md#max-mapping. */
 uint64_t model_max_mapping_size(const struct model *m, const struct model_dev *d);
 /* The padded size of a map (5.1 steps 2-3): what the search is asked for. */
 uint64_t model_padded_size(const struct model *m, const struct model_dev *d, uint64_t orig,
 			   uint64_t size);
 
-/* Free run at slot i of `pool`, counted from occupancy (ALGORITHM.md 2). */
+/* Free run at slot i of `pool`, counted from occupancy (docs/algorithm.md#slot-state). */
 uint64_t model_pool_free_run(const struct model *m, const struct model_pool *pool, uint64_t i);
 /* The same for every slot at once (out has pool->nslots entries). */
 void model_pool_free_runs(const struct model *m, const struct model_pool *pool, uint32_t *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of IO TLB blocks and device private pools (ALGORITHM.md
- * section 6, API.md "Carving"): first fit of whole free blocks from the
+ * Reference model of IO TLB blocks and device private pools
+ * (docs/algorithm.md#blocks): first fit of whole free blocks from the
  * lowest block of the oldest shared pool, a private pool over the range,
  * and everything given back when the device goes.
  */

@@ -9,7 +9,7 @@
 
 #include "model.h"
 
-/* A search request, as ALGORITHM.md section 4 lists its inputs. */
+/* A search request, with the inputs of docs/algorithm.md#search. */
 struct model_req {
 	bool has_orig;
 	uint64_t orig;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of ALGORITHM.md section 5: streaming mappings, the bounce
+ * Reference model of docs/algorithm.md#map: streaming mappings, the bounce
  * copies of unmap and sync, coherent allocations, and which addresses are
  * live handles. Every operation works in its device's domain.
  */
@@ -247,7 +247,7 @@ int model_unmap(struct model *m, const struct model_dev *d, uint64_t dma, uint64
 	al = find_live(m, d, dma, false);
 	if (!al)
 		return -ENOENT;
-	/* 1. find the pool, then the allocation from the handle as the spec does */
+	/* 1. find the pool, then the allocation from the handle (docs/algorithm.md#unmap) */
 	pool = model_domain_find_pool(m, model__dev_domain(m, d->id), dma);
 	if (pool != al->pool)
 		model__bug("a live mapping outside its device's pools");

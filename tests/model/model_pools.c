@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference model of the pool list (ALGORITHM.md section 7 without growth):
+ * Reference model of the pool list (docs/algorithm.md#pool-list, no growth):
  * adding a caller's region as one more shared pool, and finding the pool
  * that owns an address. The search across pools lives in model.c.
  */
@@ -45,7 +45,7 @@ int model_add_pool(struct model *m, uint64_t vaddr, uint64_t dma_addr, uint64_t 
 		return -EINVAL;
 	if (vaddr + size < vaddr || dma_addr + size < dma_addr)
 		return -EINVAL;
-	/* API.md: a pool overlapping an existing pool's CPU or device range */
+	/* iotlb_mem_add_pool: a pool overlapping an existing pool's CPU or device range */
 	if (overlaps_a_pool(m, vaddr, dma_addr, size))
 		return -EINVAL;
 	/* the mem's requested area count, limited to this pool (section 3) */

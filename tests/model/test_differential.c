@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "diff.h"
+#include "scale.h"
 
 #define DEFAULT_CONFIGS 200
 #define DEFAULT_OPS 600
@@ -296,13 +297,12 @@ int main(int argc, char **argv)
 {
 	static struct run r;
 	const char *env_seed = getenv("IOTLB_SEED");
-	const char *scale = getenv("IOTLB_TEST_SCALE");
 	unsigned configs = DEFAULT_CONFIGS, nops = DEFAULT_OPS;
 	long only = -1;
 	bool have_seed = false;
 	uint64_t total = 0;
 
-	if (scale && !strcmp(scale, "asan"))
+	if (test_scale() == TEST_SCALE_ASAN)
 		configs = DEFAULT_CONFIGS / 5;
 	if (env_seed && *env_seed) {
 		r.seed = parse_u64(env_seed, "IOTLB_SEED");

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference model against the rules of several pools (ALGORITHM.md
- * section 7: area-major search, lookups, add_pool refusals) and of private
- * devices (section 6: first-fit carving, its refusals, restore on destroy).
- * Run from test_model_scenarios.c's main.
+ * The reference model against the rules of several pools (docs/algorithm.md
+ * #growth: area-major search, lookups, add_pool refusals) and of private
+ * devices (#blocks: first-fit carving, its refusals, restore on destroy).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,8 +15,6 @@
 
 #include "model.h"
 
-int model_pool_tests(void);
-
 #define B 0x10000000ull
 #define B2 0x20000000ull
 #define B3 0x30000000ull
@@ -27,7 +24,7 @@ int model_pool_tests(void);
 
 static struct model_dev plain_dev(void)
 {
-	struct model_dev d = { .id = 1, .seg_boundary_mask = UINT64_MAX };
+	struct model_dev d = {.id = 1, .seg_boundary_mask = UINT64_MAX};
 
 	return d;
 }
@@ -291,7 +288,7 @@ static void test_destroy_restores_the_shared_pool(void **state)
 	model_fini(&m);
 }
 
-int model_pool_tests(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pools_are_searched_area_major_newest_first),

@@ -23,7 +23,8 @@
 #include <sys/mman.h>
 
 #include "internal.h"
-#include "../model/rng.h"
+#include "rng.h"
+#include "scale.h" /* test_scale_reduced(): less work under sanitizers */
 
 #define DMA_BASE 0x40000000ull
 #define SEG_BYTES 262144u   /* default segment: 128 slots of 2 KiB */
@@ -104,8 +105,6 @@ static inline uint64_t rnd_below(uint64_t *state, uint64_t n)
 	return splitmix64(state) % n;
 }
 
-/* IOTLB_TEST_SCALE asks for less work (the sanitizer phases). */
-bool reduced_scale(void);
 void *map_anon(size_t len);
 
 /* An instance: region, mem and the NDEVS devices of dev_shapes, created in

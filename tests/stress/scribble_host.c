@@ -8,13 +8,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-bool reduced_scale(void)
-{
-	const char *s = getenv("IOTLB_TEST_SCALE");
-
-	return s && (!strcmp(s, "asan") || !strcmp(s, "tsan"));
-}
-
 void *map_anon(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -255,7 +255,7 @@ static void test_scribbling_host_leaves_allocator_state_intact(void **state)
 	struct iotlb_stats st = IOTLB_STATS_INIT;
 	uint64_t maps = 0, unmaps = 0, nospace = 0, too_big = 0, allocs = 0, frees = 0;
 	uint64_t alloc_nospace = 0, bogus = 0;
-	unsigned iters = reduced_scale() ? 3000 : 25000;
+	unsigned iters = test_scale_reduced() ? 3000 : 25000;
 	(void)state;
 
 	inst_create(&in[0], "scribbled", region_size);
@@ -325,7 +325,7 @@ static void test_scribbling_host_leaves_allocator_state_intact(void **state)
 		struct script s = { .in = pair, .mode = modes, .ninst = 2, .rng = 77 };
 
 		scribbler_start(&sc, &sc_tid, &in[0], 0xabcdef);
-		script_run(&s, reduced_scale() ? 200 : 800);
+		script_run(&s, test_scale_reduced() ? 200 : 800);
 		scribbler_stop(&sc, sc_tid);
 		assert_true(s.maps > 0);
 	}
@@ -356,7 +356,7 @@ static void test_region_contents_never_change_placement(void **state)
 		inst_create(&in[k], names[k], 512u << 10);
 		s.fill_rng[k] = 1000 + k;
 	}
-	script_run(&s, reduced_scale() ? 250 : 600);
+	script_run(&s, test_scale_reduced() ? 250 : 600);
 	print_message("script: %u maps/allocs served, %u ENOSPC, %u E2BIG\n", s.maps, s.nospace,
 		      s.too_big);
 	assert_true(s.maps > 0);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../model/rng.h"
+#include "rng.h"
 #include "internal.h"
 
 #define T_SLOT 2048ull

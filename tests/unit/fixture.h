@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared fixture of the unit tests: a mem over a caller-style aligned region
- * with the ALGORITHM.md section 9 geometry, a log recorder, white-box readers
+ * with the docs/algorithm.md#scenarios geometry, a log recorder, white-box readers
  * of the pool state (src/internal.h) and before/after snapshots of it.
  */
 #ifndef IOTLB_TESTS_UNIT_FIXTURE_H
@@ -23,8 +23,9 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "region.h"
 
-/* ALGORITHM.md section 9 fixture. */
+/* The fixture of docs/algorithm.md#scenarios. */
 #define FX_B 0x10000000ull /* device address of slot 0 */
 #define FX_SLOT 2048ull	   /* slot size */
 #define FX_SEG 128u	   /* segment_slots */
@@ -73,16 +74,13 @@ struct fx {
 static inline void *fx_mmap_aligned(size_t len, size_t align, bool noreserve, void **map,
 				    size_t *map_len)
 {
-	size_t total = len + align;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
-	void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
-	uintptr_t a;
+	struct test_mapping m;
+	void *p = test_mmap_aligned(len, align, noreserve, &m);
 
-	assert_true(p != MAP_FAILED);
-	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-	*map = p;
-	*map_len = total;
-	return (void *)a;
+	assert_non_null(p);
+	*map = m.map;
+	*map_len = m.len;
+	return p;
 }
 
 /* ----------------------------------------------------------------- log */
@@ -337,7 +335,7 @@ static inline void fx_unmap(struct fx *f, struct iotlb_dev *d, uint64_t dma, siz
 }
 
 /* Free-run counter of slot i recomputed from the occupancy (list == 0)
- * rule of ALGORITHM.md 2: consecutive free slots up to the segment end. */
+ * rule of docs/algorithm.md#slot-state: consecutive free slots up to the segment end. */
 static inline void fx_assert_list_consistent(const struct fx *f)
 {
 	const struct iotlb__pool *pool = fx_pool(f);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bounce copies (ALGORITHM.md 5.1-5.4 and the table of 5.3): what map,
+ * Bounce copies (docs/algorithm.md#map to #coherent, and #copy-table): what map,
  * unmap and both syncs copy for every direction and attribute, partial and
  * oversized lengths, coherent memory, address queries and IOTLB_MEM_SCRUB.
  */
@@ -145,7 +145,7 @@ static void test_repeated_syncs_keep_the_mapping_live(void **state)
 	fx_unmap(f, f->dev, dma, 8000, IOTLB_TO_DEVICE);
 }
 
-/* API.md: an unmap larger than the mapping copies what the mapping holds
+/* docs/algorithm.md#unmap: an unmap larger than the mapping copies what the mapping holds
  * (clamp, counted and logged) and frees the whole allocation. */
 static void test_unmap_larger_than_the_mapping_copies_what_it_holds(void **state)
 {

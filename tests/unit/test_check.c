@@ -44,7 +44,7 @@ static int setup(void **state)
 	c.select = IOTLB_SELECT_ROUND_ROBIN;
 	assert_int_equal(iotlb_mem_create(&c, &f->mem), 0);
 	/* Min-align bits inside a page-sized alloc alignment: offset 0x900 is
-	 * one padding slot plus 0x100 (ALGORITHM.md 5.1 step 5). */
+	 * one padding slot plus 0x100 (docs/algorithm.md#map-padding). */
 	dc.min_align_mask = 0xfff;
 	dc.alloc_align_mask = 0xfff;
 	assert_int_equal(iotlb_dev_create(f->mem, &dc, &f->dev), 0);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ALGORITHM.md section 9, scenario 20: threads map and unmap random sizes
+ * docs/algorithm.md#scenario-20: threads map and unmap random sizes
  * with random min_align over 4 areas; at quiescent points (all threads at a
  * barrier) the free-run counters recomputed from the live handles equal the
  * stored ones, area counts add up, every handle keeps its alignment, one
  * segment and one area, no slot is owned twice; every byte round-trips.
  */
 #include "fixture.h"
-#include "../model/rng.h"
+#include "rng.h"
+#include "scale.h"
 
 #include <pthread.h>
 
@@ -247,7 +248,6 @@ static void test_s20_concurrent_maps_keep_every_invariant(void **state)
 {
 	struct fx *f = *state;
 	struct shared *sh = calloc(1, sizeof(*sh));
-	const char *scale = getenv("IOTLB_TEST_SCALE");
 	void *bufmap[NTHREADS];
 	size_t buflen[NTHREADS];
 	int *owner = calloc(POOL_SLOTS, sizeof(int));
@@ -269,7 +269,7 @@ static void test_s20_concurrent_maps_keep_every_invariant(void **state)
 	fx_pattern(sh->pattern, PATTERN_LEN, 20);
 	sh->rounds = 32;
 	sh->ops = 64;
-	if (scale && (!strcmp(scale, "asan") || !strcmp(scale, "tsan")))
+	if (test_scale_reduced())
 		sh->rounds = 8; /* sanitizers: less work, same checks */
 	assert_int_equal(pthread_barrier_init(&sh->quiet, NULL, NTHREADS + 1), 0);
 	assert_int_equal(pthread_barrier_init(&sh->go, NULL, NTHREADS + 1), 0);

@@ -2,7 +2,7 @@
 /*
  * Configuration: what is accepted (versioned structs from older and newer
  * callers, defaults, boundary values, non-default geometry, lock kinds) and
- * how the area count follows ALGORITHM.md section 3.
+ * how the area count follows docs/algorithm.md#area-count.
  */
 #include "fixture.h"
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "fixture.h"
+#include "scale.h"
 
 /* ------------------------------------------- defect 1: the mapped bytes */
 
@@ -197,7 +198,7 @@ static void run_race(struct fx *f, bool sync_mode)
 	pthread_t t;
 	unsigned i, other_won = 0;
 	/* The sanitizer phases of make test (IOTLB_TEST_SCALE) run a tenth. */
-	unsigned rounds = getenv("IOTLB_TEST_SCALE") ? RACE_ROUNDS / 10 : RACE_ROUNDS;
+	unsigned rounds = test_scale_reduced() ? RACE_ROUNDS / 10 : RACE_ROUNDS;
 	char why[200] = "";
 
 	fx_init(f, RACE_BYTES / FX_SLOT);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Statistics (ALGORITHM.md 8, API.md) and diagnostics: exact counters,
- * versioned stats structs, per-area figures, the kernel's "buffer is full"
- * wording, NO_WARN, and silence when no log callback is given.
+ * Statistics (docs/algorithm.md#statistics, include/iotlb/stats.h) and
+ * diagnostics: exact counters, versioned stats structs, per-area figures,
+ * the kernel's "buffer is full" wording, NO_WARN, and silence when no log
+ * callback is given.
  */
 #include "fixture.h"
 

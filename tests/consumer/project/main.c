@@ -98,6 +98,13 @@ out_mem:
 out_free:
 	free(buf);
 	free(region);
+	/* The installed header and the loaded library must agree. */
+	if (!ret && (iotlb_version() != IOTLB_VERSION ||
+		     strcmp(iotlb_version_string(), IOTLB_VERSION_STRING) != 0)) {
+		fprintf(stderr, "consumer: header version %s, library %s\n", IOTLB_VERSION_STRING,
+			iotlb_version_string());
+		ret = 1;
+	}
 	if (!ret)
 		printf("consumer: ok (libiotlb %d.%d.%d)\n", IOTLB_VERSION_MAJOR,
 		       IOTLB_VERSION_MINOR, IOTLB_VERSION_PATCH);

@@ -4,8 +4,8 @@
  * for one-word streams. Small, fast and the same on every platform, so that
  * a printed seed replays a run exactly.
  */
-#ifndef IOTLB_TESTS_MODEL_RNG_H
-#define IOTLB_TESTS_MODEL_RNG_H
+#ifndef IOTLB_TESTS_COMMON_RNG_H
+#define IOTLB_TESTS_COMMON_RNG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -93,4 +93,4 @@ static inline void rng_fill(struct rng *r, unsigned char *p, size_t n)
 	}
 }
 
-#endif /* IOTLB_TESTS_MODEL_RNG_H */
+#endif /* IOTLB_TESTS_COMMON_RNG_H */

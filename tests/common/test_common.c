@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared test helpers hold what the tests rely on: the scale knob reads
+ * the environment it was started with (argv[1] names the expected value,
+ * ctest sets IOTLB_TEST_SCALE per entry), aligned memory is aligned, usable
+ * and unmapped, and a seed replays the same PRNG stream.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "region.h"
+#include "rng.h"
+#include "scale.h"
+
+static const char *expected_scale = "full";
+
+static void test_scale_matches_the_environment_and_stays_put(void **state)
+{
+	enum test_scale want = !strcmp(expected_scale, "asan")	 ? TEST_SCALE_ASAN
+			       : !strcmp(expected_scale, "tsan") ? TEST_SCALE_TSAN
+								 : TEST_SCALE_FULL;
+
+	(void)state;
+	assert_int_equal(test_scale(), want);
+	assert_int_equal(test_scale_reduced(), want != TEST_SCALE_FULL);
+	/* Parsed once: a later change of the environment is not seen. */
+	setenv("IOTLB_TEST_SCALE", want == TEST_SCALE_FULL ? "asan" : "full", 1);
+	assert_int_equal(test_scale(), want);
+}
+
+static void test_mmap_aligned_returns_aligned_writable_memory(void **state)
+{
+	const size_t aligns[] = {4096, 0x10000, 1u << 21};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
+		struct test_mapping m;
+		unsigned char *p = test_mmap_aligned(12345, aligns[i], i == 2, &m);
+
+		assert_non_null(p);
+		assert_int_equal((uintptr_t)p & (aligns[i] - 1), 0);
+		assert_true((unsigned char *)m.map <= p);
+		assert_true(p + 12345 <= (unsigned char *)m.map + m.len);
+		memset(p, 0xab, 12345);
+		assert_int_equal(p[12344], 0xab);
+		test_munmap(&m);
+		assert_null(m.map);
+		assert_int_equal(m.len, 0);
+	}
+}
+
+static void test_mmap_aligned_refuses_an_alignment_that_is_not_a_power_of_two(void **state)
+{
+	struct test_mapping m;
+
+	(void)state;
+	assert_null(test_mmap_aligned(4096, 0, false, &m));
+	assert_null(test_mmap_aligned(4096, 3000, false, &m));
+	assert_null(m.map);
+	test_munmap(&m); /* nothing to unmap: harmless */
+}
+
+static void test_same_seed_replays_the_same_stream(void **state)
+{
+	struct rng a, b, c;
+	int differs = 0;
+
+	(void)state;
+	rng_seed(&a, 1234);
+	rng_seed(&b, 1234);
+	rng_seed(&c, 1235);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t x = rng_next(&a);
+
+		assert_int_equal(x, rng_next(&b));
+		differs += x != rng_next(&c);
+		assert_true(rng_below(&a, 17) < 17);
+		(void)rng_below(&b, 17);
+	}
+	assert_true(differs > 990);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scale_matches_the_environment_and_stays_put),
+		cmocka_unit_test(test_mmap_aligned_returns_aligned_writable_memory),
+		cmocka_unit_test(test_mmap_aligned_refuses_an_alignment_that_is_not_a_power_of_two),
+		cmocka_unit_test(test_same_seed_replays_the_same_stream),
+	};
+
+	if (argc > 1)
+		expected_scale = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
