@@ -76,17 +76,151 @@ static inline uint64_t grid_from(const struct walk *w, uint64_t first, uint64_t 
 }
 
 /*
+ * Start positions of runs of n set bits in the 128-bit window lo:hi, for the
+ * 64 starts in `lo` (n <= 64): a start survives n - 1 shifted ANDs, done by
+ * doubling so that it takes log2(n) steps.
+ */
+static inline uint64_t run_starts(uint64_t lo, uint64_t hi, uint64_t n)
+{
+	unsigned __int128 x = ((unsigned __int128)hi << 64) | lo;
+
+	for (uint64_t have = 1; have < n;) {
+		uint64_t k = have < n - have ? have : n - have;
+
+		x &= x >> k;
+		have += k;
+	}
+	return (uint64_t)x;
+}
+
+/* Bits b of a 64-bit word with (b & (period - 1)) == r, period <= 64. */
+static inline uint64_t every(uint64_t period, uint64_t r)
+{
+	uint64_t m = (uint64_t)1 << r;
+
+	for (uint64_t step = period; step < 64; step <<= 1)
+		m |= m << step;
+	return m;
+}
+
+/* Candidate starts of word `word` that the per-word rules allow (n <= 64). */
+struct word_rules {
+	uint64_t grid;	   /* period <= 64: the grid's bits, the same in every word */
+	uint64_t seg;	   /* segment < 64: starts whose run stays in its segment */
+	uint64_t boundary; /* boundary < 64 slots: starts whose run does not cross one */
+};
+
+static void word_rules(const struct walk *w, uint64_t first, struct word_rules *r)
+{
+	const uint64_t n = w->s->nslots, seg = w->seg, q = w->s->boundary_slots;
+
+	r->grid = w->s->period <= 64 ? every(w->s->period, first & (w->s->period - 1)) : 0;
+	r->seg = r->boundary = ~(uint64_t)0;
+	if (seg < 64)
+		for (uint64_t b = 0; b < 64; b++)
+			if ((b & (seg - 1)) + n > seg)
+				r->seg &= ~((uint64_t)1 << b);
+	if (q < 64)
+		for (uint64_t b = 0; b < 64; b++)
+			if (((w->tslot + b) & (q - 1)) + n > q)
+				r->boundary &= ~((uint64_t)1 << b);
+}
+
+/* Starts in the word at `base` allowed by the grid and the boundary rule. */
+static inline uint64_t word_allowed(const struct walk *w, const struct word_rules *r,
+				    uint64_t first, uint64_t base)
+{
+	const uint64_t period = w->s->period, q = w->s->boundary_slots, n = w->s->nslots;
+	uint64_t m = r->seg & r->boundary;
+
+	if (period <= 64) {
+		m &= r->grid;
+	} else {
+		uint64_t off = (first - base) & (period - 1);
+
+		m &= off < 64 ? (uint64_t)1 << off : 0;
+	}
+	if (q >= 64 && n > 1 && q < ((uint64_t)1 << 40)) {
+		/* The next boundary at or after the word; starts in the n - 1
+		 * slots before it would cross it. */
+		uint64_t e = base + ((q - ((w->tslot + base) & (q - 1))) & (q - 1));
+
+		for (int pass = 0; pass < 2; pass++, e += q) {
+			uint64_t from = e >= n - 1 ? e - (n - 1) : 0;
+
+			if (from < base + 64 && e > base) {
+				uint64_t lo = from > base ? from - base : 0;
+				uint64_t hi = e - base < 64 ? e - base : 64;
+				uint64_t span = hi - lo;
+
+				m &= ~((span == 64 ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1) << lo);
+			}
+		}
+	}
+	return m;
+}
+
+/*
+ * First grid position in [lo, hi) where n <= 64 free slots start inside one
+ * segment without crossing a boundary, word by word; `hi` if none.
+ */
+static uint64_t first_fit_words(const struct walk *w, uint64_t first, uint64_t lo, uint64_t hi)
+{
+	const struct iotlb__area *area = w->area;
+	const uint64_t n = w->s->nslots, seg = w->seg, nwords = area->nslots / 64 + 1;
+	struct word_rules r;
+	uint64_t y = grid_from(w, first, lo);
+
+	word_rules(w, first, &r);
+	while (y < hi) {
+		uint64_t seg_start = y & ~(seg - 1), seg_end = seg_start + seg;
+		uint64_t end = seg_end < hi ? seg_end : hi;
+		uint32_t *hint = &area->hint[y >> w->seg_shift];
+
+		if (*hint >= n) {
+			for (uint64_t word = y / 64; word * 64 < end; word++) {
+				uint64_t base = word * 64, free_lo = ~area->map[word], starts;
+				/* A run may continue into the next word of its segment. */
+				uint64_t free_hi = base + 64 < seg_end && word + 1 < nwords
+							   ? ~area->map[word + 1]
+							   : 0;
+
+				if (!free_lo)
+					continue;
+				starts = run_starts(free_lo, free_hi, n) &
+					 word_allowed(w, &r, first, base);
+				if (base < y)
+					starts &= ~(uint64_t)0 << (y - base);
+				if (end - base < 64)
+					starts &= ((uint64_t)1 << (end - base)) - 1;
+				if (starts)
+					return base + (uint64_t)__builtin_ctzll(starts);
+			}
+			/* A plain walk that saw the whole segment: no run of n in it. */
+			if (w->plain && seg_start >= lo && seg_end <= hi)
+				*hint = (uint32_t)(n - 1);
+		}
+		y = grid_from(w, first, seg_end);
+	}
+	return hi;
+}
+
+/*
  * First grid position y in [lo, hi) where n free slots start inside one
  * segment without crossing a boundary; `hi` if none. Segments whose hint
  * says no such run exists are skipped whole; a plain search that scans a
- * whole segment without a fit lowers its hint.
+ * whole segment without a fit lowers its hint. Runs of up to 64 slots are
+ * found word by word; longer ones candidate by candidate.
  */
 static uint64_t first_fit(const struct walk *w, uint64_t first, uint64_t lo, uint64_t hi)
 {
 	const struct iotlb__area *area = w->area;
 	const uint64_t n = w->s->nslots, seg = w->seg, q = w->s->boundary_slots;
-	uint64_t y = grid_from(w, first, lo);
+	uint64_t y;
 
+	if (n <= 64)
+		return first_fit_words(w, first, lo, hi);
+	y = grid_from(w, first, lo);
 	while (y < hi) {
 		uint64_t seg_start = y & ~(seg - 1), seg_end = seg_start + seg;
 		uint32_t *hint = &area->hint[y >> w->seg_shift];
@@ -108,8 +242,6 @@ static uint64_t first_fit(const struct walk *w, uint64_t first, uint64_t lo, uin
 				continue;
 			}
 		}
-		/* No run of n in this segment from y on; if the plain walk saw the
-		 * whole segment, no run of n exists in it at all. */
 		if (w->plain && seg_start >= lo && seg_end <= hi && *hint >= n)
 			*hint = (uint32_t)(n - 1);
 		y = grid_from(w, first, seg_end);
