@@ -6,6 +6,7 @@
 #   make test      ctest of $(BUILD), then ASan+UBSan and ThreadSanitizer builds,
 #                  then a brief libFuzzer run
 #   make fuzz      libFuzzer on the API target for $(FUZZ_SECONDS) s
+#   make torture   the torture test for $(SECONDS) s (SEED=, THREADS= to replay)
 #   make coverage  line and branch coverage of src/ (gcovr)
 #   make abi-baseline  rewrite abi/libiotlb.abi from $(BUILD) after a deliberate API
 #                  addition (the abi_check ctest compares against it)
@@ -45,7 +46,7 @@ ASAN_ENV := IOTLB_TEST_SCALE=asan ASAN_OPTIONS=detect_leaks=1 \
 TSAN_ENV := IOTLB_TEST_SCALE=tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 .PHONY: all deps configure build run test test-main test-asan test-tsan test-fuzz fuzz fuzz-build \
-	coverage install clean format abi-baseline
+	coverage install clean format abi-baseline torture
 
 all: build
 
@@ -121,6 +122,15 @@ test-tsan: test-asan
 	@echo "== make test: tsan ctest -L tsan ($(BUILD_TSAN)) =="
 	$(TSAN_ENV) $(CTEST) --test-dir "$(BUILD_TSAN)" --output-on-failure -j2 -L tsan \
 		--no-tests=ignore
+
+# `make torture SECONDS=600`: one long torture run of the $(BUILD) build; the
+# seed is printed (pass SEED= to replay it, THREADS= for another thread count).
+SECONDS ?= 60
+SEED ?=
+THREADS ?= 6
+torture: build
+	"$(BUILD)/tests/torture/torture" --seconds $(SECONDS) --threads $(THREADS) \
+		$(if $(SEED),--seed $(SEED))
 
 # libFuzzer needs clang; the corpus is copied so that a run never rewrites the
 # committed seeds (new finds stay in $(BUILD_FUZZ)/corpus).

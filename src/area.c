@@ -72,6 +72,10 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct 
 	unsigned a;
 	int err;
 
+	/* iotlb__lock_ops_check bounds both, so the sums above cannot wrap;
+	 * the built-in tables are held to the same bounds. */
+	if (ops->lock_size > IOTLB_LOCK_SIZE_MAX || ops->lock_align > IOTLB_LOCK_ALIGN_MAX)
+		return -EINVAL;
 	pool->nareas = nareas;
 	pool->area_nslots = nareas == 1 ? pool->nslots : (pool->nslots / nareas) & ~(seg - 1);
 	pool->area_stride = stride;

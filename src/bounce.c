@@ -83,9 +83,8 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 	unsigned hint;
 	int err;
 
-	/* A private pool smaller than a segment bounds requests too. */
-	if (req->alloc_size > segment_bytes(&mem->p) ||
-	    (d != &mem->shared && req->alloc_size > (IOTLB__LOAD(&d->nslots) << mem->p.slot_shift))) {
+	/* More than a segment, or than every pool of a domain that cannot grow. */
+	if (iotlb__domain_too_big(mem, d, req->alloc_size)) {
 		IOTLB__ADD(&d->fail_too_big, 1);
 		log_full(dev, req->alloc_size, attrs);
 		return -E2BIG;

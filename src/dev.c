@@ -25,6 +25,10 @@ static int check_masks(const struct iotlb_mem *mem, struct iotlb_dev_config *c)
 	 * a smaller boundary mask would silently break the guarantees. */
 	if (c->seg_boundary_mask < c->min_align_mask || c->seg_boundary_mask < c->alloc_align_mask)
 		return -EINVAL;
+	/* libiotlb: every map pads to alloc_align_mask + 1 bytes; beyond a
+	 * segment no map could ever be served (each would be -E2BIG). */
+	if (c->alloc_align_mask >> mem->p.slot_shift >= mem->p.segment_slots)
+		return -EINVAL;
 	return 0;
 }
 
@@ -112,16 +116,18 @@ int iotlb_dev_destroy(struct iotlb_dev *dev)
 size_t iotlb_max_mapping_size(const struct iotlb_dev *dev)
 {
 	const struct iotlb_mem_params *p;
-	uint64_t segment_bytes, reserve = 0;
+	uint64_t reserve;
 
 	if (!dev)
 		return 0;
 	p = &dev->mem->p;
-	segment_bytes = (uint64_t)p->segment_slots << p->slot_shift;
-	/* Worst case over all originals (docs/algorithm.md#max-mapping). */
-	if (dev->min_align_mask)
-		reserve = (dev->min_align_mask + p->slot_size - 1) & ~(p->slot_size - 1);
-	return reserve < segment_bytes ? (size_t)(segment_bytes - reserve) : 0;
+	/* Worst case over all originals (docs/algorithm.md#max-mapping): a segment less the slots min_align_mask
+	 * may pad, counted in slots so that a mask of all ones cannot wrap. */
+	reserve = (dev->min_align_mask >> p->slot_shift) +
+		  ((dev->min_align_mask & (p->slot_size - 1)) != 0);
+	if (reserve >= p->segment_slots)
+		return 0;
+	return (size_t)((p->segment_slots - reserve) << p->slot_shift);
 }
 
 void *iotlb_dma_to_virt(const struct iotlb_dev *dev, uint64_t dma)

@@ -53,6 +53,8 @@ int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 	IOTLB__STORE(&d->npools, d->npools + 1);
 	if (pool->nareas > d->max_nareas)
 		IOTLB__STORE(&d->max_nareas, pool->nareas);
+	if (pool->nslots > d->max_pool_nslots)
+		IOTLB__STORE(&d->max_pool_nslots, pool->nslots);
 	/* Publish only fully built structures. */
 	IOTLB__PUBLISH(d->index, ix);
 	IOTLB__PUBLISH(d->pools, pool);

@@ -328,6 +328,7 @@ struct iotlb__domain {
 	struct iotlb__pool_index *index;  /* the same, by address */
 	struct iotlb__pool *transient;	  /* transient pools, lookup only (RCU) */
 	unsigned max_nareas;
+	uint64_t max_pool_nslots; /* of the largest non-transient pool */
 	uint8_t hw_reset_pending; /* the next take re-bases the high-water mark */
 	uint64_t nslots;	  /* slots of non-transient pools */
 	uint64_t npools;
@@ -406,6 +407,15 @@ IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup_transient(const struct io
 								 uint64_t dma);
 /* Slots in use in the domain (sum of its areas), read relaxed. */
 IOTLB__HIDDEN uint64_t iotlb__domain_used(const struct iotlb__domain *d);
+/* Can a request of `alloc_size` bytes (padding included) never be served?
+ * (mem.c) */
+IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem,
+					 const struct iotlb__domain *d, uint64_t alloc_size);
+/* Is a region from the growth provider usable (aligned, no wrap, no overlap
+ * with any pool, transient ones included)? 0 or -EINVAL; writer_lock held.
+ * (mem.c) */
+IOTLB__HIDDEN int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr,
+					       uint64_t dma_addr, size_t size);
 
 /* ------------------------------------------------------------------ grow.c */
 
@@ -421,6 +431,10 @@ IOTLB__HIDDEN int iotlb__transient_take(struct iotlb_mem *mem, const struct iotl
 IOTLB__HIDDEN void iotlb__transient_retire(struct iotlb__pool *pool);
 /* Hands a provider pool's region back and frees the pool. */
 IOTLB__HIDDEN void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool);
+/* Slots a transient region needs before the request can start, worst case
+ * over page-aligned regions; UINT64_MAX when it can start nowhere. */
+IOTLB__HIDDEN uint64_t iotlb__transient_slack(const struct iotlb_mem_params *p,
+					      const struct iotlb__search *s);
 
 /* ------------------------------------------------------------------ block.c */
 

@@ -272,6 +272,25 @@ static bool overlaps_any(const struct iotlb__pool *pool, const void *vaddr, uint
 	return false;
 }
 
+/*
+ * libiotlb: a region from the growth provider is held to the rules of
+ * iotlb_mem_add_pool. A provider that hands out an overlapping or wrapping
+ * region would otherwise let one mapping read another's bytes or strand
+ * handles that no lookup can find again. Caller holds writer_lock.
+ */
+int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr, uint64_t dma_addr,
+				 size_t size)
+{
+	int err = check_region(&mem->p, vaddr, dma_addr, size);
+
+	if (err)
+		return err;
+	if (overlaps_any(mem->shared.pools, vaddr, dma_addr, size) ||
+	    overlaps_any(mem->shared.transient, vaddr, dma_addr, size))
+		return -EINVAL;
+	return 0;
+}
+
 int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, size_t size)
 {
 	struct iotlb__pool *pool;
@@ -304,6 +323,25 @@ out:
 	if (!err)
 		iotlb__wait_room_freed(&mem->shared);
 	return err;
+}
+
+/*
+ * libiotlb: a request larger than every pool of a domain that cannot grow is
+ * "too big" (-E2BIG), not "no room now": no unmap will ever make room for it.
+ * Only pools added later could; a shared domain with IOTLB_MEM_GROW serves any
+ * request up to a segment from a transient pool.
+ */
+bool iotlb__domain_too_big(const struct iotlb_mem *mem, const struct iotlb__domain *d,
+			   uint64_t alloc_size)
+{
+	uint64_t nslots =
+		(alloc_size >> mem->p.slot_shift) + ((alloc_size & (mem->p.slot_size - 1)) != 0);
+
+	if (nslots > mem->p.segment_slots)
+		return true;
+	if (d == &mem->shared && (mem->cfg.flags & IOTLB_MEM_GROW))
+		return false;
+	return nslots > IOTLB__LOAD(&d->max_pool_nslots);
 }
 
 int iotlb_mem_reset_hiwater(struct iotlb_mem *mem, uint64_t value)

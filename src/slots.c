@@ -82,16 +82,15 @@ void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__area *area, uin
 		area->hint[i] = (uint32_t)segment_len(area, seg, i);
 	for (uint64_t i = s; i < s + n; i++) {
 		struct iotlb__slot *slot = &pool->slots[i];
-		uint16_t area_number = slot->area;
 
-		/* Owner and kind are read by iotlb_dev_destroy's scan. */
+		/* Owner and kind are read by iotlb_dev_destroy's scan. `area` is
+		 * left alone: set once at creation, unmap reads it without a lock. */
 		IOTLB__STORE(&slot->owner, 0);
 		IOTLB__STORE(&slot->kind, (uint8_t)IOTLB__SLOT_FREE);
 		slot->orig = 0;
 		slot->alloc_size = 0;
 		slot->pad_slots = 0;
 		slot->tail = 0;
-		slot->area = area_number;
 	}
 }
 

@@ -134,6 +134,8 @@ struct iotlb_lock_ops {
 #define IOTLB_LOCK_CTX_MAX 256
 /* Largest lock_align a lock type may ask for. */
 #define IOTLB_LOCK_ALIGN_MAX 4096
+/* Largest lock_size a lock type may ask for (one lock sits in each area). */
+#define IOTLB_LOCK_SIZE_MAX 4096
 
 struct iotlb_mem_config {
 	size_t struct_size;		       /* set by IOTLB_MEM_CONFIG_INIT */

@@ -58,7 +58,9 @@ int iotlb__lock_ops_check(const struct iotlb_lock_ops *ops)
 	if (ops->lock_size == 0 || ops->lock_align == 0 ||
 	    (ops->lock_align & (ops->lock_align - 1)) || ops->lock_align > IOTLB_LOCK_ALIGN_MAX)
 		return -EINVAL;
-	if (ops->ctx_size > IOTLB_LOCK_CTX_MAX)
+	/* Bounded so that the area layout arithmetic (lock size rounded to a
+	 * cache line, areas times stride) can never wrap. */
+	if (ops->lock_size > IOTLB_LOCK_SIZE_MAX || ops->ctx_size > IOTLB_LOCK_CTX_MAX)
 		return -EINVAL;
 	return 0;
 }

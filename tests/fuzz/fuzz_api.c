@@ -367,7 +367,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.lock = IOTLB_LOCK_NONE;
 	c.select = IOTLB_SELECT_ROUND_ROBIN;
 	CHECK(iotlb_mem_create(&c, &r.mem) == 0);
-	mp = (struct model_params){ c.dma_addr, nslots, 11, 128, c.page_size, c.nareas };
+	/* The geometry's own segment: device checks depend on it (alloc_align_mask). */
+	mp = (struct model_params){ c.dma_addr, nslots, 11, c.segment_slots ? c.segment_slots : 128,
+				    c.page_size, c.nareas };
 	CHECK(model_init(&r.m, &mp) == 0);
 	r.runs = malloc(nslots * sizeof(uint32_t));
 

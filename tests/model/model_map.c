@@ -21,16 +21,20 @@ int model_dev_check(const struct model *m, const struct model_dev *d)
 	/* alignment is judged on the boundary-masked address (5.1 guarantees) */
 	if (d->seg_boundary_mask < d->min_align_mask || d->seg_boundary_mask < d->alloc_align_mask)
 		return -EINVAL;
+	/* libiotlb: padding to more than a segment would make every map -E2BIG */
+	if (d->alloc_align_mask / m->slot_size >= m->p.segment_slots)
+		return -EINVAL;
 	return 0;
 }
 
 uint64_t model_max_mapping_size(const struct model *m, const struct model_dev *d)
 {
-	uint64_t max = (uint64_t)m->p.segment_slots * m->slot_size;
+	/* 5.5, with the reserve in slots: a mask of all ones leaves nothing */
+	uint64_t reserve = model__div_round_up(d->min_align_mask, m->slot_size);
 
-	if (d->min_align_mask)
-		max -= model__round_up(d->min_align_mask, m->slot_size);
-	return max;
+	if (reserve >= m->p.segment_slots)
+		return 0;
+	return (m->p.segment_slots - reserve) * m->slot_size;
 }
 
 /* ------------------------------------------------------------ 5.1 */
@@ -54,18 +58,22 @@ uint64_t model_padded_size(const struct model *m, const struct model_dev *d, uin
 }
 
 /*
- * "Can never fit" (5.1 step 1, API -E2BIG): more than a segment, or for a
- * private device more than its pool holds.
+ * "Can never fit" (5.1 step 1, API -E2BIG): more than a segment, or more
+ * than the largest pool of the device's domain (libiotlb: the model never
+ * grows, so no later unmap can make room for it).
  */
 static bool too_big(const struct model *m, const struct model_dev *d, uint64_t bytes)
 {
+	const struct model_domain *dom = model_dev_domain(m, d->id);
 	uint64_t nslots = model__div_round_up(bytes, m->slot_size);
+	uint64_t largest = 0;
 
 	if (nslots > m->p.segment_slots)
 		return true;
-	if (model_private_of(m, d->id))
-		return nslots > model_dev_domain(m, d->id)->nslots;
-	return false;
+	for (unsigned k = 0; k < dom->npools; k++)
+		if (dom->pools[k]->nslots > largest)
+			largest = dom->pools[k]->nslots;
+	return nslots > largest;
 }
 
 static void record_alloc(struct model *m, size_t nr, const struct model_dev *d,
