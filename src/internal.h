@@ -117,6 +117,8 @@ IOTLB__HIDDEN void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__a
 				       uint64_t s, uint64_t n);
 /* The kernel's free-run counter of slot i, derived from the bitmap. */
 IOTLB__HIDDEN uint32_t iotlb__slots_free_run(const struct iotlb__pool *pool, uint64_t i);
+/* All of a pool's counters at once (out: nslots entries), in one pass. */
+IOTLB__HIDDEN void iotlb__slots_free_runs(const struct iotlb__pool *pool, uint32_t *out);
 /* Are slots [s, s+n) all free (any areas)? Needs their locks or quiescence. */
 IOTLB__HIDDEN bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint64_t s,
 					   uint64_t n);

@@ -96,7 +96,7 @@ void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__area *area, uin
 
 uint32_t iotlb__slots_free_run(const struct iotlb__pool *pool, uint64_t i)
 {
-	const struct iotlb__area *area = iotlb__area_at(pool, iotlb__area_of_slot(pool, i));
+	const struct iotlb__area *area = iotlb__area_at(pool, pool->slots[i].area);
 	uint64_t seg = pool->p->segment_slots;
 	uint64_t rel = i - area->base;
 	uint64_t seg_end = (rel | (seg - 1)) + 1;
@@ -118,4 +118,27 @@ bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint64_t s, uint64_
 		n -= span;
 	}
 	return true;
+}
+
+void iotlb__slots_free_runs(const struct iotlb__pool *pool, uint32_t *out)
+{
+	const uint64_t seg_mask = pool->p->segment_slots - 1;
+
+	/* One backward pass per area: a run restarts at every segment end. */
+	for (unsigned a = 0; a < pool->nareas; a++) {
+		const struct iotlb__area *area = iotlb__area_at(pool, a);
+		uint32_t run = 0;
+
+		for (uint64_t rel = area->nslots; rel-- > 0;) {
+			uint64_t i = area->base + rel;
+
+			if (iotlb__bitmap_test(area->map, rel))
+				run = 0;
+			else if (((i + 1) & seg_mask) == 0 || rel + 1 == area->nslots)
+				run = 1;
+			else
+				run++;
+			out[i] = run;
+		}
+	}
 }

@@ -79,6 +79,8 @@ struct run {
 	size_t snap_cap;
 	uint32_t *runs;         /* model free runs, scratch */
 	size_t runs_cap;
+	uint32_t *lib_runs;     /* the library's, derived in one pass, scratch */
+	size_t lib_runs_cap;
 
 	uint64_t stale[NSTALE]; /* handles given out earlier */
 	unsigned nstale;

@@ -275,9 +275,18 @@ static void compare_pool(struct run *r, const char *who, const struct iotlb__poo
 			diff_mismatch(r, "test: out of memory");
 	}
 	model_pool_free_runs(m, mp, r->runs);
-	/* The library's counters are derived from its bitmap. */
+	/* The library's counters are derived from its bitmap: the one-pass
+	 * derivation against the model, and the per-slot one at every slot. */
+	if (r->lib_runs_cap < mp->nslots) {
+		free(r->lib_runs);
+		r->lib_runs_cap = mp->nslots;
+		r->lib_runs = malloc(r->lib_runs_cap * sizeof(*r->lib_runs));
+		if (!r->lib_runs)
+			diff_mismatch(r, "test: out of memory");
+	}
+	iotlb__slots_free_runs(pool, r->lib_runs);
 	for (i = 0; i < mp->nslots; i++)
-		if (iotlb__slots_free_run(pool, i) != r->runs[i])
+		if (iotlb__slots_free_run(pool, i) != r->runs[i] || r->lib_runs[i] != r->runs[i])
 			diff_mismatch(r,
 				      "%s: list[%" PRIu64 "] = %u, model counts %u (and %" PRIu64 ")",
 				      who, i, iotlb__slots_free_run(pool, i), r->runs[i],

@@ -380,5 +380,6 @@ int main(int argc, char **argv)
 	free(r.shadow);
 	free(r.snap);
 	free(r.runs);
+	free(r.lib_runs);
 	return 0;
 }
