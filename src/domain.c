@@ -106,3 +106,53 @@ uint64_t iotlb__domain_used(const struct iotlb__domain *d)
 	iotlb__read_unlock();
 	return used;
 }
+
+int iotlb__region_check(const struct iotlb_mem_params *p, const void *vaddr, uint64_t dma,
+			size_t size)
+{
+	uintptr_t va = (uintptr_t)vaddr;
+
+	if (!vaddr || size < p->slot_size || size % p->slot_size)
+		return -EINVAL;
+	if ((va & (p->page_size - 1)) || (dma & (p->page_size - 1)))
+		return -EINVAL;
+	if (va + size < va || dma + size < dma)
+		return -EINVAL;
+	return 0;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool overlaps_any(const struct iotlb__pool *pool, const void *vaddr, uint64_t dma,
+			 size_t size)
+{
+	for (; pool; pool = pool->next) {
+		uint64_t bytes = pool->end_dma - pool->dma_addr;
+
+		if (overlaps(pool->dma_addr, bytes, dma, size) ||
+		    overlaps((uintptr_t)pool->vaddr, bytes, (uintptr_t)vaddr, size))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * libiotlb: a region from the growth provider is held to the rules of
+ * iotlb_mem_add_pool. A provider that hands out an overlapping or wrapping
+ * region would otherwise let one mapping read another's bytes or strand
+ * handles that no lookup can find again.
+ */
+int iotlb__domain_region_check(const struct iotlb__domain *d, const struct iotlb_mem_params *p,
+			       const void *vaddr, uint64_t dma, size_t size)
+{
+	int err = iotlb__region_check(p, vaddr, dma, size);
+
+	if (err)
+		return err;
+	if (overlaps_any(d->pools, vaddr, dma, size) || overlaps_any(d->transient, vaddr, dma, size))
+		return -EINVAL;
+	return 0;
+}

@@ -12,7 +12,6 @@
 #include <urcu/pointer.h>
 
 #include "internal.h"
-#include "wait.h"
 
 static void add_provider_pool(struct iotlb_mem *mem)
 {
@@ -31,7 +30,7 @@ static void add_provider_pool(struct iotlb_mem *mem)
 	/* Checked and published under one hold of the writer lock, so that two
 	 * regions racing in (this one and a transient pool) are compared. */
 	pthread_mutex_lock(&mem->writer_lock);
-	err = iotlb__provider_region_check(mem, va, dma, size);
+	err = iotlb__domain_region_check(&mem->shared, &mem->p, va, dma, size);
 	if (!err)
 		err = iotlb__pool_create(&mem->p, &mem->lock_ops, va, dma,
 					 size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
@@ -58,7 +57,8 @@ static void add_provider_pool(struct iotlb_mem *mem)
 		IOTLB__ADD(&mem->shared.grow_failures, 1);
 		return;
 	}
-	iotlb__wait_room_freed(&mem->shared); /* wake a waiter (wait.c) */
+	if (mem->pool_added)
+		mem->pool_added(&mem->shared); /* a waiter may look again */
 }
 
 static void *grow_worker(void *arg)
@@ -233,7 +233,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
 		return -ENOSPC;
 	/* Page alignment and no wrap first: the search below relies on both. */
 	pthread_mutex_lock(&mem->writer_lock);
-	err = iotlb__provider_region_check(mem, va, dma, size);
+	err = iotlb__domain_region_check(&mem->shared, &mem->p, va, dma, size);
 	pthread_mutex_unlock(&mem->writer_lock);
 	if (err)
 		return transient_refuse(mem, va, dma, size, err);
@@ -258,7 +258,7 @@ int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
 	}
 	pthread_mutex_lock(&mem->writer_lock);
 	/* Again, now under the hold that publishes: a region racing in since. */
-	err = iotlb__provider_region_check(mem, va, dma, size);
+	err = iotlb__domain_region_check(&mem->shared, &mem->p, va, dma, size);
 	if (!err) {
 		pool->index = UINT32_MAX;
 		pool->next = d->transient;

@@ -361,6 +361,10 @@ struct iotlb_mem {
 	pthread_mutex_t grow_lock;
 	pthread_cond_t grow_cond;
 	bool grow_requested, grow_stop, grow_running;
+	/* Told when the worker has published a pool, so that whoever waits for
+	 * room can look again; wired by iotlb_mem_create (to wait.c), so that
+	 * growth needs to know nothing about waiting. */
+	void (*pool_added)(struct iotlb__domain *d);
 	uint64_t ndevs;	      /* live devices (atomic) */
 	uint32_t next_dev_id; /* atomic */
 	unsigned nareas_req;  /* requested areas, 0 resolved to CPUs */
@@ -407,17 +411,21 @@ IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domai
 /* The transient pool holding `dma`, or NULL; RCU read lock held. */
 IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup_transient(const struct iotlb__domain *d,
 								 uint64_t dma);
+/* Is a region usable as a pool: page aligned, whole slots, no wrap? 0, -EINVAL. */
+IOTLB__HIDDEN int iotlb__region_check(const struct iotlb_mem_params *p, const void *vaddr,
+				      uint64_t dma, size_t size);
+/* The same, and no overlap with any pool of `d`, transient ones included
+ * (writer_lock held). Provider regions and added pools alike. */
+IOTLB__HIDDEN int iotlb__domain_region_check(const struct iotlb__domain *d,
+					     const struct iotlb_mem_params *p, const void *vaddr,
+					     uint64_t dma, size_t size);
 /* Slots in use in the domain (sum of its areas), read relaxed. */
 IOTLB__HIDDEN uint64_t iotlb__domain_used(const struct iotlb__domain *d);
 /* Can a request of `alloc_size` bytes (padding included) never be served?
  * (mem.c) */
 IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem,
 					 const struct iotlb__domain *d, uint64_t alloc_size);
-/* Is a region from the growth provider usable (aligned, no wrap, no overlap
- * with any pool, transient ones included)? 0 or -EINVAL; writer_lock held.
- * (mem.c) */
-IOTLB__HIDDEN int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr,
-					       uint64_t dma_addr, size_t size);
+
 
 /* ------------------------------------------------------------------ grow.c */
 

@@ -46,21 +46,6 @@ static int apply_defaults(struct iotlb_mem_config *c, struct iotlb_mem_params *p
 	return 0;
 }
 
-/* Checks a region against the parameters: aligned, whole slots, no wrap. */
-static int check_region(const struct iotlb_mem_params *p, const void *vaddr, uint64_t dma,
-			size_t size)
-{
-	uintptr_t va = (uintptr_t)vaddr;
-
-	if (!vaddr || size < p->slot_size || size % p->slot_size)
-		return -EINVAL;
-	if ((va & (p->page_size - 1)) || (dma & (p->page_size - 1)))
-		return -EINVAL;
-	if (va + size < va || dma + size < dma)
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * Enum values are checked against an explicit list, not against "the last
  * enumerator": a new enumerator without a case here is a -Wswitch warning
@@ -157,7 +142,7 @@ static int check_config(struct iotlb_mem *mem)
 	err = apply_defaults(c, &mem->p);
 	if (err)
 		return err;
-	err = check_region(&mem->p, c->vaddr, c->dma_addr, c->size);
+	err = iotlb__region_check(&mem->p, c->vaddr, c->dma_addr, c->size);
 	if (err)
 		return err;
 	if (!select_known(c->select))
@@ -206,18 +191,21 @@ int iotlb_mem_create(const struct iotlb_mem_config *cfg, struct iotlb_mem **out)
 		if (err)
 			iotlb__domain_fini(&mem->shared);
 	}
+	/* Waiting is ready before the growth worker can announce a pool. */
+	iotlb__waitq_init(&mem->shared.wq);
+	mem->pool_added = iotlb__wait_pool_added;
 	if (!err && (mem->cfg.flags & IOTLB_MEM_GROW)) {
 		err = iotlb__grow_start(mem);
 		if (err)
 			iotlb__domain_fini(&mem->shared);
 	}
 	if (err) {
+		iotlb__waitq_destroy(&mem->shared.wq);
 		pthread_mutex_destroy(&mem->writer_lock);
 		iotlb__pool_destroy(pool);
 		goto fail;
 	}
 	mem->next_dev_id = 1;
-	iotlb__waitq_init(&mem->shared.wq);
 	pool->index = mem->next_pool_index++;
 	*out = mem;
 	return 0;
@@ -254,43 +242,6 @@ int iotlb_mem_destroy(struct iotlb_mem *mem)
 	return 0;
 }
 
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
-static bool overlaps_any(const struct iotlb__pool *pool, const void *vaddr, uint64_t dma,
-			 size_t size)
-{
-	for (; pool; pool = pool->next) {
-		uint64_t bytes = pool->end_dma - pool->dma_addr;
-
-		if (overlaps(pool->dma_addr, bytes, dma, size) ||
-		    overlaps((uintptr_t)pool->vaddr, bytes, (uintptr_t)vaddr, size))
-			return true;
-	}
-	return false;
-}
-
-/*
- * libiotlb: a region from the growth provider is held to the rules of
- * iotlb_mem_add_pool. A provider that hands out an overlapping or wrapping
- * region would otherwise let one mapping read another's bytes or strand
- * handles that no lookup can find again. Caller holds writer_lock.
- */
-int iotlb__provider_region_check(struct iotlb_mem *mem, const void *vaddr, uint64_t dma_addr,
-				 size_t size)
-{
-	int err = check_region(&mem->p, vaddr, dma_addr, size);
-
-	if (err)
-		return err;
-	if (overlaps_any(mem->shared.pools, vaddr, dma_addr, size) ||
-	    overlaps_any(mem->shared.transient, vaddr, dma_addr, size))
-		return -EINVAL;
-	return 0;
-}
-
 int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, size_t size)
 {
 	struct iotlb__pool *pool;
@@ -298,15 +249,13 @@ int iotlb_mem_add_pool(struct iotlb_mem *mem, void *vaddr, uint64_t dma_addr, si
 
 	if (!mem)
 		return -EINVAL;
-	err = check_region(&mem->p, vaddr, dma_addr, size);
+	err = iotlb__region_check(&mem->p, vaddr, dma_addr, size);
 	if (err)
 		return err;
 	pthread_mutex_lock(&mem->writer_lock);
-	if (overlaps_any(mem->shared.pools, vaddr, dma_addr, size) ||
-	    overlaps_any(mem->shared.transient, vaddr, dma_addr, size)) {
-		err = -EINVAL;
+	err = iotlb__domain_region_check(&mem->shared, &mem->p, vaddr, dma_addr, size);
+	if (err)
 		goto out;
-	}
 	err = iotlb__pool_create(&mem->p, &mem->lock_ops, vaddr, dma_addr,
 				 size >> mem->p.slot_shift, mem->cfg.nareas, &pool);
 	if (err)

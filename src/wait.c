@@ -383,3 +383,8 @@ void iotlb__wait_dev_gone(struct iotlb_dev *dev)
 		unlink_armed(wq, dev);
 	pthread_mutex_unlock(&wq->lock);
 }
+
+void iotlb__wait_pool_added(struct iotlb__domain *d)
+{
+	iotlb__wait_room_freed(d);
+}

@@ -29,6 +29,8 @@ IOTLB__HIDDEN int iotlb__wait_nospace(struct iotlb_dev *dev, unsigned hint,
 				      uint64_t *slot_out, bool *rcu);
 /* Slow half of iotlb__wait_room_freed: wake the head, fire notify callbacks. */
 IOTLB__HIDDEN void iotlb__wait_wake(struct iotlb__domain *d);
+/* A pool was published (the growth worker's hook, mem->pool_added). */
+IOTLB__HIDDEN void iotlb__wait_pool_added(struct iotlb__domain *d);
 /* Disarms a device's notify before it goes away. */
 IOTLB__HIDDEN void iotlb__wait_dev_gone(struct iotlb_dev *dev);
 
