@@ -80,9 +80,13 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct 
 	pool->area_nslots = nareas == 1 ? pool->nslots : (pool->nslots / nareas) & ~(seg - 1);
 	pool->area_stride = stride;
 	pool->lock_ops = ops;
+	/* A copied table is recognised by its functions (they are private). */
+	pool->lock_ttas = ops->lock == iotlb__lock_ttas.lock &&
+			  ops->unlock == iotlb__lock_ttas.unlock &&
+			  ops->trylock == iotlb__lock_ttas.trylock;
 	for (a = 0; a < nareas; a++)
 		state += area_state_bytes(a + 1 < nareas ? pool->area_nslots
-							  : pool->nslots - a * pool->area_nslots,
+							 : pool->nslots - a * pool->area_nslots,
 					  seg);
 	pool->areas_mem = iotlb__zalloc(align, nareas, stride);
 	pool->state_mem = iotlb__zalloc(IOTLB__CACHELINE, 1, state);
@@ -103,8 +107,9 @@ int iotlb__areas_create(struct iotlb__pool *pool, unsigned nareas, const struct 
 		/* Each area's bitmap and hints start on their own cache lines. */
 		words = (size_t)(area->nslots / 64 + 1) * sizeof(uint64_t);
 		area->map = (uint64_t *)(void *)cursor;
-		area->hint = (uint32_t *)(void *)(cursor + (words + IOTLB__CACHELINE - 1) /
-								   IOTLB__CACHELINE * IOTLB__CACHELINE);
+		area->hint =
+			(uint32_t *)(void *)(cursor + (words + IOTLB__CACHELINE - 1) /
+							      IOTLB__CACHELINE * IOTLB__CACHELINE);
 		cursor += area_state_bytes(area->nslots, seg);
 		iotlb__slots_init_area(pool, area);
 		err = ops->init(area->lock);
@@ -136,12 +141,13 @@ void iotlb__areas_destroy(struct iotlb__pool *pool)
 	pool->state_mem = NULL;
 }
 
-void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
+void iotlb__area_lock_slow(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx,
+			   bool tried)
 {
 	const struct iotlb_lock_ops *ops = pool->lock_ops;
 	uint64_t start, waited;
 
-	if (ops->trylock && ops->trylock(area->lock, ctx)) {
+	if (!tried && ops->trylock && ops->trylock(area->lock, ctx)) {
 		IOTLB__BUMP(&area->lc.acquisitions, 1);
 		return;
 	}
@@ -160,11 +166,6 @@ void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *
 	IOTLB__BUMP(&area->lc.wait_ns, waited);
 	if (waited > IOTLB__LOAD(&area->lc.wait_max_ns))
 		IOTLB__STORE(&area->lc.wait_max_ns, waited);
-}
-
-void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
-{
-	pool->lock_ops->unlock(area->lock, ctx);
 }
 
 /* A small number per thread, handed out in order of first use. */

@@ -56,7 +56,7 @@ static uint64_t segment_bytes(const struct iotlb_mem_params *p)
 	return (uint64_t)p->segment_slots << p->slot_shift;
 }
 
-static void log_full(const struct iotlb_dev *dev, uint64_t size, unsigned attrs)
+static IOTLB__COLD void log_full(const struct iotlb_dev *dev, uint64_t size, unsigned attrs)
 {
 	const struct iotlb__domain *d = dev->domain;
 
@@ -142,8 +142,8 @@ static void prefetch_next_fit(const struct iotlb__pool *pool, uint64_t slot, siz
 		__builtin_prefetch(pool->vaddr + at + k, 1);
 }
 
-int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size, enum iotlb_dir dir,
-	      unsigned attrs, uint64_t *dma_out)
+IOTLB__HOT int iotlb_map(struct iotlb_dev *dev, int queue, void *orig, size_t size,
+			 enum iotlb_dir dir, unsigned attrs, uint64_t *dma_out)
 {
 	const struct iotlb_mem_params *p;
 	struct iotlb__req req;
@@ -339,8 +339,8 @@ static int unmap_in(struct iotlb_dev *dev, struct iotlb__pool *pool, uint64_t dm
 	return 0;
 }
 
-int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
-		unsigned attrs)
+IOTLB__HOT int iotlb_unmap(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir,
+			   unsigned attrs)
 {
 	struct iotlb__pool *pool;
 	bool rcu = false;
@@ -401,12 +401,14 @@ static int sync_range(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iot
 	return err;
 }
 
-int iotlb_sync_for_cpu(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir)
+IOTLB__HOT int iotlb_sync_for_cpu(struct iotlb_dev *dev, uint64_t dma, size_t size,
+				  enum iotlb_dir dir)
 {
 	return sync_range(dev, dma, size, dir, true);
 }
 
-int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size, enum iotlb_dir dir)
+IOTLB__HOT int iotlb_sync_for_device(struct iotlb_dev *dev, uint64_t dma, size_t size,
+				     enum iotlb_dir dir)
 {
 	return sync_range(dev, dma, size, dir, false);
 }

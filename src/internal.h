@@ -17,12 +17,23 @@
 #include <iotlb/iotlb.h>
 #include <urcu/call-rcu.h>
 
+#include "lock/ttas.h"
+
 #ifndef ENOTSUP
 #define ENOTSUP EOPNOTSUPP
 #endif
 
 #define IOTLB__CACHELINE 64
 #define IOTLB__HIDDEN __attribute__((visibility("hidden")))
+/*
+ * The hot entry points (map, unmap, sync) are flattened: every call they
+ * make is inlined, across files too under LTO, which removes a dozen call
+ * frames from a map+unmap pair (docs/design.md, "What the hot path keeps").
+ * What they call only when the pool is full, growing, contended or being
+ * waited on is IOTLB__COLD, so that it stays out of line.
+ */
+#define IOTLB__HOT __attribute__((flatten))
+#define IOTLB__COLD __attribute__((noinline, cold))
 
 /* Relaxed counters: exact under the lock that guards their writer, and
  * readable from any thread without a data race. */
@@ -111,8 +122,8 @@ struct iotlb_mem_params;
 /* Empty bitmap (past-the-end bits set) and full hints for a new area. */
 IOTLB__HIDDEN void iotlb__slots_init_area(struct iotlb__pool *pool, struct iotlb__area *area);
 /* Takes / returns slots [s, s+n) (pool-relative, inside `area`), lock held. */
-IOTLB__HIDDEN void iotlb__slots_take(struct iotlb__pool *pool, struct iotlb__area *area,
-				     uint64_t s, uint64_t n, const struct iotlb__req *req);
+IOTLB__HIDDEN void iotlb__slots_take(struct iotlb__pool *pool, struct iotlb__area *area, uint64_t s,
+				     uint64_t n, const struct iotlb__req *req);
 IOTLB__HIDDEN void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__area *area,
 				       uint64_t s, uint64_t n);
 /* The kernel's free-run counter of slot i, derived from the bitmap. */
@@ -120,8 +131,7 @@ IOTLB__HIDDEN uint32_t iotlb__slots_free_run(const struct iotlb__pool *pool, uin
 /* All of a pool's counters at once (out: nslots entries), in one pass. */
 IOTLB__HIDDEN void iotlb__slots_free_runs(const struct iotlb__pool *pool, uint32_t *out);
 /* Are slots [s, s+n) all free (any areas)? Needs their locks or quiescence. */
-IOTLB__HIDDEN bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint64_t s,
-					   uint64_t n);
+IOTLB__HIDDEN bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint64_t s, uint64_t n);
 
 /* ------------------------------------------------------------------ search.c */
 
@@ -196,12 +206,12 @@ static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool,
  * first slot or -1; *settle is set when the high-water mark needs settling
  * (call iotlb__hiwater_settle after every lock is dropped). */
 IOTLB__HIDDEN int64_t iotlb__area_take(struct iotlb__pool *pool, unsigned a,
-				       const struct iotlb__search *s,
-				       const struct iotlb__req *req, bool *settle);
-/* Lock with contention accounting paid only when the first try fails. */
-IOTLB__HIDDEN void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx);
-IOTLB__HIDDEN void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area,
-				      void *ctx);
+				       const struct iotlb__search *s, const struct iotlb__req *req,
+				       bool *settle);
+/* The area lock after a failed inline try (`tried`), or for a kind without
+ * one: contention accounting is paid only here. */
+IOTLB__HIDDEN IOTLB__COLD void
+iotlb__area_lock_slow(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx, bool tried);
 
 /* ------------------------------------------------------------------ pool.c */
 
@@ -234,6 +244,7 @@ struct iotlb__pool {
 	uint32_t index;	    /* creation order, for area stats */
 	bool transient;	    /* serves one request, freed after its unmap */
 	bool from_provider; /* region came from region_ops->alloc */
+	bool lock_ttas;	    /* lock_ops is the built-in TTAS: inline fast path */
 	/* the provider's region, handed back whole (it may start before vaddr) */
 	void *region;
 	uint64_t region_dma;
@@ -249,6 +260,28 @@ struct iotlb__pool {
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a)
 {
 	return (struct iotlb__area *)((char *)pool->areas_mem + (size_t)a * pool->area_stride);
+}
+
+/*
+ * The area lock, inline for the default kind when it is free: the hot path
+ * then makes no indirect call (docs/design.md, "What the hot path keeps").
+ * Any other kind, or a held lock, goes through the ops table.
+ */
+static inline void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
+{
+	if (pool->lock_ttas && iotlb__ttas_try(area->lock)) {
+		IOTLB__BUMP(&area->lc.acquisitions, 1);
+		return;
+	}
+	iotlb__area_lock_slow(pool, area, ctx, pool->lock_ttas);
+}
+
+static inline void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
+{
+	if (pool->lock_ttas)
+		iotlb__ttas_release(area->lock);
+	else
+		pool->lock_ops->unlock(area->lock, ctx);
 }
 
 IOTLB__HIDDEN int iotlb__pool_create(const struct iotlb_mem_params *p,
@@ -326,9 +359,9 @@ struct iotlb__pool_index {
  */
 struct iotlb__domain {
 	/* read on every call; written only when pools are added */
-	struct iotlb__pool *pools;	  /* searchable pools, newest first */
-	struct iotlb__pool_index *index;  /* the same, by address */
-	struct iotlb__pool *transient;	  /* transient pools, lookup only (RCU) */
+	struct iotlb__pool *pools;	 /* searchable pools, newest first */
+	struct iotlb__pool_index *index; /* the same, by address */
+	struct iotlb__pool *transient;	 /* transient pools, lookup only (RCU) */
 	unsigned max_nareas;
 	uint64_t max_pool_nslots; /* of the largest non-transient pool */
 	uint8_t hw_reset_pending; /* the next take re-bases the high-water mark */
@@ -352,7 +385,7 @@ struct iotlb__domain {
 struct iotlb_mem {
 	struct iotlb_mem_config cfg; /* validated copy, defaults applied */
 	struct iotlb_mem_params p;
-	struct iotlb_lock_ops lock_ops; /* copy: the caller's table may go away */
+	struct iotlb_lock_ops lock_ops;	    /* copy: the caller's table may go away */
 	struct iotlb_region_ops region_ops; /* copy; cfg.region_ops points here */
 	struct iotlb__domain shared;
 	pthread_mutex_t writer_lock; /* pool list and device list changes */
@@ -406,11 +439,10 @@ IOTLB__HIDDEN void iotlb__domain_fini(struct iotlb__domain *d);
 /* Publishes a built pool (writer lock held); -ENOMEM leaves it unpublished. */
 IOTLB__HIDDEN int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool);
 /* The non-transient pool holding `dma`, by bisection, without RCU; or NULL. */
-IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domain *d,
-						       uint64_t dma);
+IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domain *d, uint64_t dma);
 /* The transient pool holding `dma`, or NULL; RCU read lock held. */
-IOTLB__HIDDEN struct iotlb__pool *iotlb__domain_lookup_transient(const struct iotlb__domain *d,
-								 uint64_t dma);
+IOTLB__HIDDEN IOTLB__COLD struct iotlb__pool *
+iotlb__domain_lookup_transient(const struct iotlb__domain *d, uint64_t dma);
 /* Is a region usable as a pool: page aligned, whole slots, no wrap? 0, -EINVAL. */
 IOTLB__HIDDEN int iotlb__region_check(const struct iotlb_mem_params *p, const void *vaddr,
 				      uint64_t dma, size_t size);
@@ -423,22 +455,23 @@ IOTLB__HIDDEN int iotlb__domain_region_check(const struct iotlb__domain *d,
 IOTLB__HIDDEN uint64_t iotlb__domain_used(const struct iotlb__domain *d);
 /* Can a request of `alloc_size` bytes (padding included) never be served?
  * (mem.c) */
-IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem,
-					 const struct iotlb__domain *d, uint64_t alloc_size);
-
+IOTLB__HIDDEN bool iotlb__domain_too_big(const struct iotlb_mem *mem, const struct iotlb__domain *d,
+					 uint64_t alloc_size);
 
 /* ------------------------------------------------------------------ grow.c */
 
 IOTLB__HIDDEN int iotlb__grow_start(struct iotlb_mem *mem);
 IOTLB__HIDDEN void iotlb__grow_stop(struct iotlb_mem *mem);
 /* Asks the worker for one more pool; never blocks on the provider. */
-IOTLB__HIDDEN void iotlb__grow_request(struct iotlb_mem *mem);
+IOTLB__HIDDEN IOTLB__COLD void iotlb__grow_request(struct iotlb_mem *mem);
 /* Serves `req` from a fresh one-area pool of its own (docs/algorithm.md, "Growth"). */
-IOTLB__HIDDEN int iotlb__transient_take(struct iotlb_mem *mem, const struct iotlb__search *s,
-					const struct iotlb__req *req, struct iotlb__pool **pool_out,
-					uint64_t *slot_out);
+IOTLB__HIDDEN IOTLB__COLD int iotlb__transient_take(struct iotlb_mem *mem,
+						    const struct iotlb__search *s,
+						    const struct iotlb__req *req,
+						    struct iotlb__pool **pool_out,
+						    uint64_t *slot_out);
 /* Called after a transient pool's allocation was released. */
-IOTLB__HIDDEN void iotlb__transient_retire(struct iotlb__pool *pool);
+IOTLB__HIDDEN IOTLB__COLD void iotlb__transient_retire(struct iotlb__pool *pool);
 /* Hands a provider pool's region back and frees the pool. */
 IOTLB__HIDDEN void iotlb__pool_free_region(struct iotlb_mem *mem, struct iotlb__pool *pool);
 /* Slots a transient region needs before the request can start, worst case
@@ -476,7 +509,7 @@ IOTLB__HIDDEN bool iotlb__is_pow2(uint64_t v);
 
 /* ------------------------------------------------------------------ log.c */
 
-__attribute__((format(printf, 3, 4))) IOTLB__HIDDEN void
+__attribute__((format(printf, 3, 4))) IOTLB__HIDDEN IOTLB__COLD void
 iotlb__log(const struct iotlb_mem *mem, int level, const char *fmt, ...);
 
 /* ------------------------------------------------------------------ stats.c */
@@ -496,7 +529,7 @@ static inline void iotlb__hiwater_return(struct iotlb__area *area, uint64_t n)
 	IOTLB__BUMP(&area->hw_slack, (int64_t)n);
 }
 /* Re-balances headroom or raises the mark, under every area lock of `d`. */
-IOTLB__HIDDEN void iotlb__hiwater_settle(struct iotlb__domain *d);
+IOTLB__HIDDEN IOTLB__COLD void iotlb__hiwater_settle(struct iotlb__domain *d);
 /* A transient pool leaves: its areas' headroom goes to the domain. */
 IOTLB__HIDDEN void iotlb__hiwater_retire(struct iotlb__domain *d, struct iotlb__pool *pool);
 IOTLB__HIDDEN uint64_t iotlb__hiwater_read(const struct iotlb__domain *d, uint64_t used);

@@ -51,10 +51,10 @@ void iotlb__search_prepare(const struct iotlb_mem_params *p, const struct iotlb_
 struct walk {
 	const struct iotlb__area *area;
 	const struct iotlb__search *s;
-	uint64_t seg;	 /* segment_slots */
+	uint64_t seg; /* segment_slots */
 	unsigned seg_shift;
-	uint64_t tslot;	 /* boundary-masked pool start, in slots, plus the area base */
-	bool plain;	 /* every slot is a candidate and no boundary cuts a segment */
+	uint64_t tslot; /* boundary-masked pool start, in slots, plus the area base */
+	bool plain;	/* every slot is a candidate and no boundary cuts a segment */
 };
 
 /* First index >= x that passes the alignment filter. */
@@ -153,7 +153,8 @@ static inline uint64_t word_allowed(const struct walk *w, const struct word_rule
 				uint64_t hi = e - base < 64 ? e - base : 64;
 				uint64_t span = hi - lo;
 
-				m &= ~((span == 64 ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1) << lo);
+				m &= ~((span == 64 ? ~(uint64_t)0 : ((uint64_t)1 << span) - 1)
+				       << lo);
 			}
 		}
 	}
@@ -212,7 +213,9 @@ static uint64_t first_fit_words(const struct walk *w, uint64_t first, uint64_t l
  * whole segment without a fit lowers its hint. Runs of up to 64 slots are
  * found word by word; longer ones candidate by candidate.
  */
-static uint64_t first_fit(const struct walk *w, uint64_t first, uint64_t lo, uint64_t hi)
+/* Out of line: the cursor fast path of iotlb__search_area is what gets inlined. */
+static __attribute__((noinline)) uint64_t first_fit(const struct walk *w, uint64_t first,
+						    uint64_t lo, uint64_t hi)
 {
 	const struct iotlb__area *area = w->area;
 	const uint64_t n = w->s->nslots, seg = w->seg, q = w->s->boundary_slots;

@@ -45,40 +45,56 @@ static uint8_t slot_kind(const struct iotlb__req *req, uint64_t j)
 	return j == req->pad_slots ? IOTLB__SLOT_MAP_HEAD : IOTLB__SLOT_MAP_DATA;
 }
 
+static void slot_record(struct iotlb__slot *slot, const struct iotlb__req *req, uint8_t kind,
+			int64_t alloc_size, uint64_t orig, uint32_t pad_slots)
+{
+	slot->alloc_size = alloc_size;
+	slot->orig = orig;
+	slot->pad_slots = pad_slots;
+	slot->tail = req->tail;
+	/* Read without the lock by iotlb_dev_destroy's scan for live handles. */
+	IOTLB__STORE(&slot->owner, req->owner);
+	IOTLB__STORE(&slot->kind, kind);
+}
+
 void iotlb__slots_take(struct iotlb__pool *pool, struct iotlb__area *area, uint64_t s, uint64_t n,
 		       const struct iotlb__req *req)
 {
 	unsigned shift = pool->p->slot_shift;
 	uint64_t offset = req->orig & req->min_align_mask & (pool->p->slot_size - 1);
+	/* alloc_size of slot j, modulo 2^64: the last slot may hold a negative value. */
+	uint64_t left = req->alloc_size - offset;
+	struct iotlb__slot *slot = &pool->slots[s];
 
 	iotlb__bitmap_assign(area->map, s - area->base, n, true);
-	for (uint64_t j = 0; j < n; j++) {
-		struct iotlb__slot *slot = &pool->slots[s + j];
-		uint8_t kind = slot_kind(req, j);
-
-		/* Computed modulo 2^64: the last slot may hold a negative value. */
-		slot->alloc_size = (int64_t)(req->alloc_size - (offset + (j << shift)));
-		slot->orig = 0;
-		slot->pad_slots = 0;
-		slot->tail = req->tail;
-		if (kind == IOTLB__SLOT_MAP_HEAD || kind == IOTLB__SLOT_MAP_DATA)
-			slot->orig = req->orig + ((j - req->pad_slots) << shift);
-		if (kind == IOTLB__SLOT_MAP_HEAD)
-			slot->pad_slots = req->pad_slots;
-		/* Read without the lock by iotlb_dev_destroy's scan for live handles. */
-		IOTLB__STORE(&slot->owner, req->owner);
-		IOTLB__STORE(&slot->kind, kind);
+	if (req->carve || req->coherent) {
+		for (uint64_t j = 0; j < n; j++)
+			slot_record(&slot[j], req, slot_kind(req, j),
+				    (int64_t)(left - (j << shift)), 0, 0);
+		return;
 	}
+	/* A streaming map: padding, the head (which keeps the padding count),
+	 * then the data slots, each mirroring its part of the original. */
+	for (uint64_t j = 0; j < req->pad_slots; j++)
+		slot_record(&slot[j], req, IOTLB__SLOT_PAD, (int64_t)(left - (j << shift)), 0, 0);
+	slot += req->pad_slots;
+	left -= (uint64_t)req->pad_slots << shift;
+	slot_record(slot, req, IOTLB__SLOT_MAP_HEAD, (int64_t)left, req->orig, req->pad_slots);
+	for (uint64_t j = 1; j < n - req->pad_slots; j++)
+		slot_record(&slot[j], req, IOTLB__SLOT_MAP_DATA, (int64_t)(left - (j << shift)),
+			    req->orig + (j << shift), 0);
 }
 
 void iotlb__slots_return(struct iotlb__pool *pool, struct iotlb__area *area, uint64_t s, uint64_t n)
 {
 	uint64_t seg = pool->p->segment_slots;
+	unsigned seg_shift = (unsigned)__builtin_ctzll(seg);
 	uint64_t first = s - area->base;
 
 	iotlb__bitmap_assign(area->map, first, n, false);
-	/* Hints are upper bounds: the freed run may now be the longest. */
-	for (uint64_t i = first / seg; i <= (first + n - 1) / seg; i++)
+	/* Hints are upper bounds: the freed run may now be the longest. Segments
+	 * are powers of two, so no division on unmap. */
+	for (uint64_t i = first >> seg_shift; i <= (first + n - 1) >> seg_shift; i++)
 		area->hint[i] = (uint32_t)segment_len(area, seg, i);
 	for (uint64_t i = s; i < s + n; i++) {
 		struct iotlb__slot *slot = &pool->slots[i];

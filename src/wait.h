@@ -23,12 +23,13 @@ static inline bool iotlb__wait_queued(const struct iotlb__waitq *wq)
  * notify callback. 0 with the slots taken, -ENOSPC, -ETIMEDOUT, or an error
  * of the growth path.
  */
-IOTLB__HIDDEN int iotlb__wait_nospace(struct iotlb_dev *dev, unsigned hint,
-				      const struct iotlb__search *s, const struct iotlb__req *req,
-				      unsigned attrs, struct iotlb__pool **pool_out,
-				      uint64_t *slot_out, bool *rcu);
+IOTLB__HIDDEN IOTLB__COLD int iotlb__wait_nospace(struct iotlb_dev *dev, unsigned hint,
+						  const struct iotlb__search *s,
+						  const struct iotlb__req *req, unsigned attrs,
+						  struct iotlb__pool **pool_out, uint64_t *slot_out,
+						  bool *rcu);
 /* Slow half of iotlb__wait_room_freed: wake the head, fire notify callbacks. */
-IOTLB__HIDDEN void iotlb__wait_wake(struct iotlb__domain *d);
+IOTLB__HIDDEN IOTLB__COLD void iotlb__wait_wake(struct iotlb__domain *d);
 /* A pool was published (the growth worker's hook, mem->pool_added). */
 IOTLB__HIDDEN void iotlb__wait_pool_added(struct iotlb__domain *d);
 /* Disarms a device's notify before it goes away. */

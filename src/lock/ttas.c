@@ -4,19 +4,16 @@
  * Waiters read the word until it looks free and only then try the atomic
  * exchange; after a lost race they back off for a doubling, capped delay.
  */
+#include "ttas.h"
 #include "../internal.h"
 #include "wait.h"
 
 /* Longest backoff, in pause steps; past it a waiter yields instead. */
 #define TTAS_BACKOFF_MAX 1024u
 
-struct ttas_lock {
-	uint32_t held;
-};
-
 static int ttas_init(void *lock)
 {
-	struct ttas_lock *t = lock;
+	struct iotlb__ttas *t = lock;
 
 	t->held = 0;
 	return 0;
@@ -25,12 +22,6 @@ static int ttas_init(void *lock)
 static void ttas_destroy(void *lock)
 {
 	(void)lock;
-}
-
-static bool ttas_try(struct ttas_lock *t)
-{
-	return !__atomic_load_n(&t->held, __ATOMIC_RELAXED) &&
-	       !__atomic_exchange_n(&t->held, 1, __ATOMIC_ACQUIRE);
 }
 
 static void ttas_backoff(unsigned *delay)
@@ -48,7 +39,7 @@ static void ttas_backoff(unsigned *delay)
 
 static void ttas_lock(void *lock, void *ctx)
 {
-	struct ttas_lock *t = lock;
+	struct iotlb__ttas *t = lock;
 	unsigned delay = 1;
 	unsigned steps = 0;
 
@@ -67,23 +58,21 @@ static void ttas_lock(void *lock, void *ctx)
 
 static void ttas_unlock(void *lock, void *ctx)
 {
-	struct ttas_lock *t = lock;
-
 	(void)ctx;
-	__atomic_store_n(&t->held, 0, __ATOMIC_RELEASE);
+	iotlb__ttas_release(lock);
 }
 
 static bool ttas_trylock(void *lock, void *ctx)
 {
 	(void)ctx;
-	return ttas_try(lock);
+	return iotlb__ttas_try(lock);
 }
 
 const struct iotlb_lock_ops iotlb__lock_ttas = {
 	.struct_size = sizeof(struct iotlb_lock_ops),
 	.name = "ttas",
-	.lock_size = sizeof(struct ttas_lock),
-	.lock_align = _Alignof(struct ttas_lock),
+	.lock_size = sizeof(struct iotlb__ttas),
+	.lock_align = _Alignof(struct iotlb__ttas),
 	.ctx_size = 0,
 	.init = ttas_init,
 	.destroy = ttas_destroy,
