@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,7 @@ static void bed_destroy(struct bed *b)
 }
 
 /* One batch of map+unmap pairs; records where each map landed. */
-static double batch_pairs(struct bed *b, const char *src, size_t size, unsigned n,
-			  uint64_t *where)
+static double batch_pairs(struct bed *b, const char *src, size_t size, unsigned n, uint64_t *where)
 {
 	uint64_t t0 = now_ns(), dma;
 
@@ -138,8 +138,9 @@ static void pair_report(size_t size, unsigned rounds, unsigned batch)
 	free(ratio);
 }
 
-/* iotlb_dma_to_virt of an address in the oldest pool, with 1 or 64 pools. */
-static double lookup_ns(unsigned npools, unsigned n)
+/* iotlb_dma_to_virt with 1 or 64 pools: of an address in the oldest pool
+ * (the worst case of the old linear walk), or of each pool in turn. */
+static double lookup_ns(unsigned npools, unsigned n, bool every_pool)
 {
 	const size_t bytes = (size_t)1 << 20;
 	struct bed b;
@@ -151,13 +152,15 @@ static double lookup_ns(unsigned npools, unsigned n)
 		exit(1);
 	for (unsigned i = 1; i < npools; i++) {
 		extra[i] = aligned_alloc(4096, bytes);
-		if (!extra[i] || iotlb_mem_add_pool(b.mem, extra[i], DMA_BASE + (uint64_t)i * bytes,
-						    bytes))
+		if (!extra[i] ||
+		    iotlb_mem_add_pool(b.mem, extra[i], DMA_BASE + (uint64_t)i * bytes, bytes))
 			exit(1);
 	}
 	t0 = now_ns();
 	for (unsigned i = 0; i < n; i++)
-		sink = iotlb_dma_to_virt(b.dev, DMA_BASE + 4096 + (i & 255));
+		sink = iotlb_dma_to_virt(b.dev,
+					 DMA_BASE + 4096 + (i & 255) +
+						 (every_pool ? (uint64_t)(i % npools) * bytes : 0));
 	(void)sink;
 	t0 = now_ns() - t0;
 	bed_destroy(&b);
@@ -198,18 +201,19 @@ int main(int argc, char **argv)
 	       POOL_BYTES >> 20, rounds, batch);
 	for (char *tok = strtok(sizes, ","); tok; tok = strtok(NULL, ","))
 		pair_report((size_t)strtoull(tok, NULL, 0), rounds, batch);
-	{
+	for (int every = 0; every < 2; every++) {
 		double one_pool[7], many[7];
 
 		for (int r = 0; r < 7; r++) {
-			one_pool[r] = lookup_ns(1, 1000000);
-			many[r] = lookup_ns(64, 1000000);
+			one_pool[r] = lookup_ns(1, 1000000, every);
+			many[r] = lookup_ns(64, 1000000, every);
 		}
 		qsort(one_pool, 7, sizeof(double), cmp_double);
 		qsort(many, 7, sizeof(double), cmp_double);
-		printf("lookup (dma_to_virt, oldest pool): 1 pool %.1f ns, 64 pools %.1f ns, "
+		printf("lookup (dma_to_virt, %s): 1 pool %.1f ns, 64 pools %.1f ns, "
 		       "ratio %.2fx\n",
-		       one_pool[3], many[3], many[3] / one_pool[3]);
+		       every ? "each pool in turn" : "oldest pool", one_pool[3], many[3],
+		       many[3] / one_pool[3]);
 	}
 	return 0;
 }

@@ -28,22 +28,53 @@ void iotlb__domain_fini(struct iotlb__domain *d)
 	pthread_mutex_destroy(&d->hw_lock);
 }
 
+/* Buckets for n pools: at most 2n (index_buckets). */
+static size_t index_bytes(uint64_t n)
+{
+	return sizeof(struct iotlb__pool_index) + n * sizeof(uint64_t) +
+	       n * sizeof(struct iotlb__pool *) + (2 * n + 1) * sizeof(uint32_t);
+}
+
+static void index_buckets(struct iotlb__pool_index *ix, uint64_t n)
+{
+	uint64_t span = ix->start[n - 1] - ix->start[0], i = 0;
+	unsigned shift = 0;
+
+	/* The smallest power-of-two bucket that cuts the span into <= 2n. */
+	while ((span >> shift) >= 2 * n)
+		shift++;
+	ix->shift = shift;
+	ix->nbuckets = (uint32_t)(span >> shift) + 1;
+	for (uint64_t b = 0; b < ix->nbuckets; b++) {
+		uint64_t begin = ix->start[0] + (b << shift);
+
+		while (i + 1 < n && ix->start[i + 1] <= begin)
+			i++;
+		ix->first[b] = (uint32_t)i;
+	}
+	ix->first[ix->nbuckets] = (uint32_t)(n - 1);
+}
+
 int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 {
 	struct iotlb__pool_index *old = d->index, *ix;
 	uint64_t n = old ? old->n : 0, i, j;
 
-	ix = iotlb__zalloc(_Alignof(struct iotlb__pool_index), 1,
-			   sizeof(*ix) + (n + 1) * sizeof(ix->pool[0]));
+	ix = iotlb__zalloc(_Alignof(struct iotlb__pool_index), 1, index_bytes(n + 1));
 	if (!ix)
 		return -ENOMEM;
+	ix->pool = (struct iotlb__pool **)(void *)&ix->start[n + 1];
+	ix->first = (uint32_t *)(void *)&ix->pool[n + 1];
 	for (i = 0, j = 0; i < n; i++) {
-		if (j == i && old->pool[i]->dma_addr > pool->dma_addr)
+		if (j == i && old->start[i] > pool->dma_addr)
 			ix->pool[j++] = pool;
 		ix->pool[j++] = old->pool[i];
 	}
 	if (j == n)
 		ix->pool[j] = pool;
+	for (i = 0; i <= n; i++)
+		ix->start[i] = ix->pool[i]->dma_addr;
+	index_buckets(ix, n + 1);
 	ix->n = n + 1;
 	ix->older = old;
 
@@ -64,23 +95,22 @@ int iotlb__domain_add_pool(struct iotlb__domain *d, struct iotlb__pool *pool)
 struct iotlb__pool *iotlb__domain_lookup(const struct iotlb__domain *d, uint64_t dma)
 {
 	const struct iotlb__pool_index *ix = rcu_dereference(d->index);
-	uint64_t lo = 0, hi;
+	const struct iotlb__pool *pool;
+	uint64_t b, base, len;
 
-	if (!ix)
+	if (!ix || dma < ix->start[0])
 		return NULL;
-	/* Last pool starting at or below dma. */
-	hi = ix->n;
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (ix->pool[mid]->dma_addr <= dma)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || !iotlb__pool_contains(ix->pool[lo - 1], dma))
-		return NULL;
-	return ix->pool[lo - 1];
+	/* The bucket bounds the candidates (see struct iotlb__pool_index); the
+	 * last pool starting at or below dma is then bisected among them. */
+	b = (dma - ix->start[0]) >> ix->shift;
+	if (b >= ix->nbuckets)
+		b = ix->nbuckets - 1;
+	base = ix->first[b];
+	for (len = ix->first[b + 1] - base + 1; len > 1; len -= len / 2)
+		if (ix->start[base + len / 2] <= dma)
+			base += len / 2;
+	pool = ix->pool[base];
+	return dma < pool->end_dma ? ix->pool[base] : NULL;
 }
 
 struct iotlb__pool *iotlb__domain_lookup_transient(const struct iotlb__domain *d, uint64_t dma)

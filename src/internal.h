@@ -345,10 +345,21 @@ struct iotlb__notify {
 /* The pools of a domain sorted by device address, for bisection. Replaced
  * whole when a pool is added; replaced arrays are kept until the domain
  * goes, because lookups read them without RCU (pools are never removed). */
+/*
+ * The pools of a domain by address. start[] holds their first DMA addresses
+ * in order; the span from start[0] is cut into nbuckets equal buckets of
+ * 2^shift bytes (at most 2n), and first[b] is the last pool starting at or
+ * below bucket b's beginning, so a lookup bisects only first[b]..first[b+1]:
+ * one or two pools when pools are spread evenly, all of them at worst.
+ */
 struct iotlb__pool_index {
 	struct iotlb__pool_index *older;
 	uint64_t n;
-	struct iotlb__pool *pool[];
+	struct iotlb__pool **pool; /* by address; stored after start[] */
+	uint32_t *first;	   /* nbuckets + 1 entries, after pool[] */
+	uint32_t nbuckets;
+	unsigned shift;
+	uint64_t start[];
 };
 
 /*

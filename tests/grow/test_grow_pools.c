@@ -316,6 +316,70 @@ static void test_added_pools_serve_maps_and_lookups(void **state)
 	g_unmap(g->dev, c, 4096, IOTLB_TO_DEVICE);
 }
 
+/*
+ * The address index buckets the span of the pools (docs/design.md, "Finding
+ * the pool of an address"). Pools packed tightly, spread evenly, clustered
+ * far apart and added out of order: every byte boundary still finds its
+ * pool, and every gap, the space below the first and above the last, none.
+ */
+static void test_lookups_across_uneven_pool_layouts(void **state)
+{
+	struct gfx *g = *state;
+	enum { NPOOLS = 24 };
+	static const uint64_t order[NPOOLS] = {17, 3, 22, 9, 0,	 14, 6, 20, 11, 1,  23, 5,
+					       15, 8, 19, 2, 12, 21, 7, 16, 4,	13, 10, 18};
+	const uint64_t bytes = 32 * SLOT;
+	uint64_t dma[NPOOLS];
+	unsigned char *va[NPOOLS], *block;
+
+	g_prepare(g, 128, 1, false);
+	g_create(g);
+	block = g_mem(g, NPOOLS * bytes);
+	/* Eight back to back, eight a pool apart, eight in clusters 2^40 and
+	 * 2^62 away: one bucket may then hold many pools. */
+	for (int i = 0; i < NPOOLS; i++)
+		dma[i] = i < 8	  ? ABOVE_4G + (uint64_t)i * bytes
+			 : i < 16 ? 2 * ABOVE_4G + (uint64_t)(i - 8) * 2 * bytes
+			 : i < 20 ? ((uint64_t)1 << 40) + (uint64_t)(i - 16) * bytes
+				  : ((uint64_t)1 << 62) + (uint64_t)(i - 20) * 3 * bytes;
+	for (int k = 0; k < NPOOLS; k++) {
+		uint64_t i = order[k];
+
+		va[i] = block + i * bytes;
+		assert_int_equal(iotlb_mem_add_pool(g->mem, va[i], dma[i], bytes), 0);
+		/* Every pool added so far, and only those, is found. */
+		for (int j = 0; j < NPOOLS; j++) {
+			bool added = false;
+
+			for (int m = 0; m <= k; m++)
+				added |= order[m] == (uint64_t)j;
+			assert_ptr_equal(iotlb_dma_to_virt(g->dev, dma[j] + bytes / 2),
+					 added ? va[j] + bytes / 2 : NULL);
+		}
+	}
+	for (int i = 0; i < NPOOLS; i++) {
+		bool next_adjacent = i < 7 || (i >= 16 && i < 19);
+
+		assert_ptr_equal(iotlb_dma_to_virt(g->dev, dma[i]), va[i]);
+		assert_ptr_equal(iotlb_dma_to_virt(g->dev, dma[i] + bytes - 1), va[i] + bytes - 1);
+		if (!next_adjacent)
+			assert_null(iotlb_dma_to_virt(g->dev, dma[i] + bytes));
+	}
+	assert_ptr_equal(iotlb_dma_to_virt(g->dev, B0), g->cfg.vaddr);
+	assert_null(iotlb_dma_to_virt(g->dev, B0 - 1));
+	assert_null(iotlb_dma_to_virt(g->dev, ((uint64_t)1 << 62) + 100 * bytes));
+	assert_null(iotlb_dma_to_virt(g->dev, UINT64_MAX));
+	/* Unmap finds the pool through the same index. */
+	for (int i = 0; i < NPOOLS; i += 5) {
+		uint64_t a;
+
+		assert_int_equal(iotlb_map(g->dev, 0, orig_at(g, 0), 64, IOTLB_TO_DEVICE, 0, &a),
+				 0);
+		assert_int_equal(iotlb_unmap(g->dev, a, 64, IOTLB_TO_DEVICE, 0), 0);
+		assert_int_equal(iotlb_unmap(g->dev, a, 64, IOTLB_TO_DEVICE, 0), -ENOENT);
+	}
+}
+
 /* ------------------------------------------------- destroy */
 
 /*
@@ -400,6 +464,7 @@ int main(void)
 		G_TEST(test_request_that_can_never_fit_is_e2big_without_growth),
 		G_TEST(test_add_pool_rejects_overlaps_and_misaligned_regions),
 		G_TEST(test_added_pools_serve_maps_and_lookups),
+		G_TEST(test_lookups_across_uneven_pool_layouts),
 		G_TEST(test_destroy_returns_every_provider_region_exactly_once),
 		G_TEST(test_grow_config_needs_a_complete_provider),
 	};
