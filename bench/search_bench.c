@@ -5,6 +5,7 @@
  * ("The slot search") over free-run counters derived from the same pool, and
  * every timed search is checked to return the slot the walk returns.
  *
+ *   an empty pool (both find the slot at the cursor: the floor of a search);
  *   fragmented pools at 90 % and 99 % occupancy, a 4-slot map (8 KiB), from
  *   256 cursor positions spread across the area (mean per search);
  *   a search that fails in a 1 GiB pool (every other slot taken, 2-slot map):
@@ -149,7 +150,8 @@ static void compare(const char *what, struct bed *b, size_t map_bytes, unsigned 
 	first = now_ns() - t0;
 	got = got < 0 ? -1 : got + (int64_t)area->base;
 	if (got != want) {
-		fprintf(stderr, "iotlb-search-bench: %s: bitmap chose %" PRId64 ", walk %" PRId64 "\n",
+		fprintf(stderr,
+			"iotlb-search-bench: %s: bitmap chose %" PRId64 ", walk %" PRId64 "\n",
 			what, got, want);
 		exit(1);
 	}
@@ -171,7 +173,8 @@ static void compare(const char *what, struct bed *b, size_t map_bytes, unsigned 
 			tw += now_ns() - t0;
 			visited_sum += r ? 0 : v;
 			if ((got < 0 ? -1 : got + (int64_t)area->base) != want) {
-				fprintf(stderr, "iotlb-search-bench: %s: cursor %" PRIu64
+				fprintf(stderr,
+					"iotlb-search-bench: %s: cursor %" PRIu64
 					": bitmap %" PRId64 ", walk %" PRId64 "\n",
 					what, area->index, got, want);
 				exit(1);
@@ -188,7 +191,8 @@ static void compare(const char *what, struct bed *b, size_t map_bytes, unsigned 
 	       "  walk %9" PRIu64 " ns  bitmap %7" PRIu64 " ns (first %" PRIu64
 	       " ns)  %6.1fx faster\n",
 	       what, 100.0 * (double)used / (double)area->nslots, want, visited, walk[reps / 2],
-	       lib[reps / 2], first, (double)walk[reps / 2] / (double)(lib[reps / 2] ? lib[reps / 2] : 1));
+	       lib[reps / 2], first,
+	       (double)walk[reps / 2] / (double)(lib[reps / 2] ? lib[reps / 2] : 1));
 	free(list);
 	free(lib);
 	free(walk);
@@ -214,8 +218,8 @@ static void fragment(struct bed *b, double occupancy)
 		used += slots;
 	}
 	/* Then single slots into every hole left. */
-	while (n < cap && !iotlb_map(b->dev, 0, b->src, 64, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN,
-				     &dma[n])) {
+	while (n < cap &&
+	       !iotlb_map(b->dev, 0, b->src, 64, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN, &dma[n])) {
 		len[n++] = 1;
 		used++;
 	}
@@ -237,6 +241,12 @@ int main(void)
 
 	printf("# iotlb-search-bench: one area; bitmap search vs the kernel walk over the same "
 	       "occupancy, same slot checked; medians\n");
+	/* The floor: an empty area, where both find the slot at the cursor. What
+	 * this costs the bitmap is the least any search costs (docs/performance.md,
+	 * "The hot path", on the 90 % row). */
+	bed_create(&b, (size_t)64 << 20);
+	compare("64 MiB, 4-slot map, empty (floor)", &b, 8192, 15, 50, 256);
+	bed_destroy(&b);
 	for (int pct = 90; pct <= 99; pct += 9) {
 		char what[64];
 
