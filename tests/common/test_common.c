@@ -3,8 +3,10 @@
  * The shared test helpers hold what the tests rely on: the scale knob reads
  * the environment it was started with (argv[1] names the expected value,
  * ctest sets IOTLB_TEST_SCALE per entry), aligned memory is aligned, usable
- * and unmapped, and a seed replays the same PRNG stream.
+ * and unmapped, a seed replays the same PRNG stream, and devices get the
+ * masks they are created with.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "devices.h"
 #include "region.h"
 #include "rng.h"
 #include "scale.h"
@@ -86,6 +89,39 @@ static void test_same_seed_replays_the_same_stream(void **state)
 	assert_true(differs > 990);
 }
 
+static void test_dev_create_applies_the_masks_and_passes_errors_on(void **state)
+{
+	struct iotlb_mem_config c = IOTLB_MEM_CONFIG_INIT;
+	struct test_mapping m;
+	struct iotlb_mem *mem = NULL;
+	struct iotlb_dev *dev = NULL, *plain = NULL, *bad = NULL;
+	uint64_t dma;
+
+	(void)state;
+	c.size = (size_t)256 << 11;
+	c.vaddr = test_mmap_aligned(c.size, 4096, false, &m);
+	c.dma_addr = 0x100000000ull;
+	assert_non_null(c.vaddr);
+	assert_int_equal(iotlb_mem_create(&c, &mem), 0);
+	/* With the cursor on slot 1, alloc_align 4 KiB skips to slot 2 and
+	 * rounds the map up to two slots; the default device then takes slot 4. */
+	assert_int_equal(test_dev_create(mem, 0, 0, 0, &plain), 0);
+	assert_int_equal(test_dev_create(mem, 0, 4095, 0, &dev), 0);
+	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 2048, IOTLB_TO_DEVICE, 0, &dma), 0);
+	assert_int_equal(dma, c.dma_addr);
+	assert_int_equal(iotlb_map(dev, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &dma), 0);
+	assert_int_equal(dma, c.dma_addr + 4096);
+	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &dma), 0);
+	assert_int_equal(dma, c.dma_addr + 4 * 2048);
+	/* A mask that is not 2^k - 1 is refused, and *out left alone. */
+	assert_int_equal(test_dev_create(mem, 0, 4096, 0, &bad), -EINVAL);
+	assert_null(bad);
+	iotlb_dev_destroy(dev);
+	iotlb_dev_destroy(plain);
+	iotlb_mem_destroy(mem);
+	test_munmap(&m);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +129,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mmap_aligned_returns_aligned_writable_memory),
 		cmocka_unit_test(test_mmap_aligned_refuses_an_alignment_that_is_not_a_power_of_two),
 		cmocka_unit_test(test_same_seed_replays_the_same_stream),
+		cmocka_unit_test(test_dev_create_applies_the_masks_and_passes_errors_on),
 	};
 
 	if (argc > 1)

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "devices.h"
 #include "internal.h"
 #include "provider.h"
 #include "region.h"
@@ -89,13 +90,9 @@ static inline void g_prepare(struct gfx *g, uint64_t nslots, unsigned nareas, bo
 static inline struct iotlb_dev *g_dev(struct gfx *g, uint64_t min_align, uint64_t alloc_align,
 				      uint64_t seg_boundary)
 {
-	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
 	struct iotlb_dev *d = NULL;
 
-	dc.min_align_mask = min_align;
-	dc.alloc_align_mask = alloc_align;
-	dc.seg_boundary_mask = seg_boundary;
-	assert_int_equal(iotlb_dev_create(g->mem, &dc, &d), 0);
+	assert_int_equal(test_dev_create(g->mem, min_align, alloc_align, seg_boundary, &d), 0);
 	assert_true(g->ndevs < MAX_DEVS);
 	g->devs[g->ndevs++] = d;
 	return d;

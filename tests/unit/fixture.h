@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "devices.h"
 #include "internal.h"
 #include "region.h"
 
@@ -150,13 +151,9 @@ static inline void fx_prepare(struct fx *f, uint64_t nslots)
 static inline struct iotlb_dev *fx_dev(struct fx *f, uint64_t min_align, uint64_t alloc_align,
 				       uint64_t seg_boundary)
 {
-	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
 	struct iotlb_dev *d = NULL;
 
-	dc.min_align_mask = min_align;
-	dc.alloc_align_mask = alloc_align;
-	dc.seg_boundary_mask = seg_boundary;
-	assert_int_equal(iotlb_dev_create(f->mem, &dc, &d), 0);
+	assert_int_equal(test_dev_create(f->mem, min_align, alloc_align, seg_boundary, &d), 0);
 	assert_non_null(d);
 	assert_true(f->ndevs < FX_MAX_DEVS);
 	f->devs[f->ndevs++] = d;
