@@ -34,15 +34,13 @@ void iotlb__slots_init_area(struct iotlb__pool *pool, struct iotlb__area *area)
 		pool->slots[i].area = (uint16_t)area->number;
 }
 
-static uint8_t slot_kind(const struct iotlb__req *req, uint64_t j)
+/* Kind of slot j of a carve or a coherent allocation (streaming maps
+ * record theirs in order: padding, head, data). */
+static uint8_t whole_kind(const struct iotlb__req *req, uint64_t j)
 {
 	if (req->carve)
 		return IOTLB__SLOT_CARVED;
-	if (req->coherent)
-		return j == 0 ? IOTLB__SLOT_COHERENT_HEAD : IOTLB__SLOT_COHERENT_DATA;
-	if (j < req->pad_slots)
-		return IOTLB__SLOT_PAD;
-	return j == req->pad_slots ? IOTLB__SLOT_MAP_HEAD : IOTLB__SLOT_MAP_DATA;
+	return j == 0 ? IOTLB__SLOT_COHERENT_HEAD : IOTLB__SLOT_COHERENT_DATA;
 }
 
 static void slot_record(struct iotlb__slot *slot, const struct iotlb__req *req, uint8_t kind,
@@ -69,7 +67,7 @@ void iotlb__slots_take(struct iotlb__pool *pool, struct iotlb__area *area, uint6
 	iotlb__bitmap_assign(area->map, s - area->base, n, true);
 	if (req->carve || req->coherent) {
 		for (uint64_t j = 0; j < n; j++)
-			slot_record(&slot[j], req, slot_kind(req, j),
+			slot_record(&slot[j], req, whole_kind(req, j),
 				    (int64_t)(left - (j << shift)), 0, 0);
 		return;
 	}
