@@ -11,6 +11,7 @@
 #define URCU_INLINE_SMALL_FUNCTIONS
 #include <urcu/pointer.h>
 
+#include "area_lock.h"
 #include "internal.h"
 
 static uint64_t round_up_pow2(uint64_t v)
@@ -139,33 +140,6 @@ void iotlb__areas_destroy(struct iotlb__pool *pool)
 	iotlb__free(pool->state_mem);
 	pool->areas_mem = NULL;
 	pool->state_mem = NULL;
-}
-
-void iotlb__area_lock_slow(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx,
-			   bool tried)
-{
-	const struct iotlb_lock_ops *ops = pool->lock_ops;
-	uint64_t start, waited;
-
-	if (!tried && ops->trylock && ops->trylock(area->lock, ctx)) {
-		IOTLB__BUMP(&area->lc.acquisitions, 1);
-		return;
-	}
-	if (!ops->trylock) {
-		/* Without a try, contention cannot be told apart: count only. */
-		ops->lock(area->lock, ctx);
-		IOTLB__BUMP(&area->lc.acquisitions, 1);
-		return;
-	}
-	/* Only a contended acquisition pays for the clock. */
-	start = iotlb__now_ns();
-	ops->lock(area->lock, ctx);
-	waited = iotlb__now_ns() - start;
-	IOTLB__BUMP(&area->lc.acquisitions, 1);
-	IOTLB__BUMP(&area->lc.contended, 1);
-	IOTLB__BUMP(&area->lc.wait_ns, waited);
-	if (waited > IOTLB__LOAD(&area->lc.wait_max_ns))
-		IOTLB__STORE(&area->lc.wait_max_ns, waited);
 }
 
 /* A small number per thread, handed out in order of first use. */

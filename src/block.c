@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "area_lock.h"
 #include "internal.h"
 
 /* Area lock contexts for holding every area of a pool at once. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "area_lock.h"
 #include "internal.h"
 #include "wait.h"
 

@@ -17,8 +17,6 @@
 #include <iotlb/iotlb.h>
 #include <urcu/call-rcu.h>
 
-#include "lock/ttas.h"
-
 #ifndef ENOTSUP
 #define ENOTSUP EOPNOTSUPP
 #endif
@@ -209,9 +207,10 @@ IOTLB__HIDDEN int64_t iotlb__area_take(struct iotlb__pool *pool, unsigned a,
 				       const struct iotlb__search *s, const struct iotlb__req *req,
 				       bool *settle);
 /* The area lock after a failed inline try (`tried`), or for a kind without
- * one: contention accounting is paid only here. */
-IOTLB__HIDDEN IOTLB__COLD void
-iotlb__area_lock_slow(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx, bool tried);
+ * one: contention accounting is paid only here (src/area_lock.c; the inline
+ * fast path that calls it is src/area_lock.h). */
+IOTLB__HIDDEN void iotlb__area_lock_slow(struct iotlb__pool *pool, struct iotlb__area *area,
+					 void *ctx, bool tried);
 
 /* ------------------------------------------------------------------ pool.c */
 
@@ -260,28 +259,6 @@ struct iotlb__pool {
 static inline struct iotlb__area *iotlb__area_at(const struct iotlb__pool *pool, unsigned a)
 {
 	return (struct iotlb__area *)((char *)pool->areas_mem + (size_t)a * pool->area_stride);
-}
-
-/*
- * The area lock, inline for the default kind when it is free: the hot path
- * then makes no indirect call (docs/design.md, "What the hot path keeps").
- * Any other kind, or a held lock, goes through the ops table.
- */
-static inline void iotlb__area_lock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
-{
-	if (pool->lock_ttas && iotlb__ttas_try(area->lock)) {
-		IOTLB__BUMP(&area->lc.acquisitions, 1);
-		return;
-	}
-	iotlb__area_lock_slow(pool, area, ctx, pool->lock_ttas);
-}
-
-static inline void iotlb__area_unlock(struct iotlb__pool *pool, struct iotlb__area *area, void *ctx)
-{
-	if (pool->lock_ttas)
-		iotlb__ttas_release(area->lock);
-	else
-		pool->lock_ops->unlock(area->lock, ctx);
 }
 
 IOTLB__HIDDEN int iotlb__pool_create(const struct iotlb_mem_params *p,

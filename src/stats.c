@@ -9,6 +9,7 @@
 #define URCU_INLINE_SMALL_FUNCTIONS
 #include <urcu/pointer.h>
 
+#include "area_lock.h"
 #include "internal.h"
 
 /*

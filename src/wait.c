@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "area_lock.h"
 #include "internal.h"
 #include "wait.h"
 
