@@ -76,44 +76,70 @@ static inline uint64_t grid_from(const struct walk *w, uint64_t first, uint64_t 
 }
 
 /*
- * Start positions of runs of n set bits in the 128-bit window lo:hi, for the
- * 64 starts in `lo` (n <= 64): a start survives n - 1 shifted ANDs, done by
- * doubling so that it takes log2(n) steps.
+ * The shifts that find runs of n set bits by doubling: a start survives the
+ * ANDs with the window shifted by each, and the shifts add up to n - 1, so
+ * log2(n) steps instead of n - 1 (at most 6 for n <= 64). Worked out once
+ * per search, not once per word.
  */
-static inline uint64_t run_starts(uint64_t lo, uint64_t hi, uint64_t n)
-{
-	unsigned __int128 x = ((unsigned __int128)hi << 64) | lo;
+struct run_shifts {
+	unsigned count;
+	unsigned char k[7];
+};
 
+static void run_shifts(uint64_t n, struct run_shifts *rs)
+{
+	rs->count = 0;
 	for (uint64_t have = 1; have < n;) {
 		uint64_t k = have < n - have ? have : n - have;
 
-		x &= x >> k;
+		rs->k[rs->count++] = (unsigned char)k;
 		have += k;
 	}
-	return (uint64_t)x;
 }
 
-/* Bits b of a 64-bit word with (b & (period - 1)) == r, period <= 64. */
+/* Start positions of runs of n set bits in the 128-bit window lo:hi, for
+ * the 64 starts in `lo` (n <= 64). */
+static inline uint64_t run_starts(uint64_t lo, uint64_t hi, const struct run_shifts *rs)
+{
+	for (unsigned i = 0; i < rs->count; i++) {
+		unsigned k = rs->k[i];
+
+		lo &= (lo >> k) | (hi << (64 - k));
+		hi &= hi >> k;
+	}
+	return lo;
+}
+
+/* Bits b of a 64-bit word with (b & (period - 1)) == r, period <= 64 a power
+ * of two: one bit every `period`, by table rather than a loop or a division. */
 static inline uint64_t every(uint64_t period, uint64_t r)
 {
-	uint64_t m = (uint64_t)1 << r;
+	static const uint64_t pattern[7] = {
+		~(uint64_t)0,
+		0x5555555555555555ull,
+		0x1111111111111111ull,
+		0x0101010101010101ull,
+		0x0001000100010001ull,
+		0x0000000100000001ull,
+		1,
+	};
 
-	for (uint64_t step = period; step < 64; step <<= 1)
-		m |= m << step;
-	return m;
+	return pattern[__builtin_ctzll(period)] << r;
 }
 
 /* Candidate starts of word `word` that the per-word rules allow (n <= 64). */
 struct word_rules {
-	uint64_t grid;	   /* period <= 64: the grid's bits, the same in every word */
-	uint64_t seg;	   /* segment < 64: starts whose run stays in its segment */
-	uint64_t boundary; /* boundary < 64 slots: starts whose run does not cross one */
+	struct run_shifts shifts; /* for runs of n */
+	uint64_t grid;		  /* period <= 64: the grid's bits, the same in every word */
+	uint64_t seg;		  /* segment < 64: starts whose run stays in its segment */
+	uint64_t boundary;	  /* boundary < 64 slots: starts whose run does not cross one */
 };
 
 static void word_rules(const struct walk *w, uint64_t first, struct word_rules *r)
 {
 	const uint64_t n = w->s->nslots, seg = w->seg, q = w->s->boundary_slots;
 
+	run_shifts(n, &r->shifts);
 	r->grid = w->s->period <= 64 ? every(w->s->period, first & (w->s->period - 1)) : 0;
 	r->seg = r->boundary = ~(uint64_t)0;
 	if (seg < 64)
@@ -188,7 +214,7 @@ static uint64_t first_fit_words(const struct walk *w, uint64_t first, uint64_t l
 
 				if (!free_lo)
 					continue;
-				starts = run_starts(free_lo, free_hi, n) &
+				starts = run_starts(free_lo, free_hi, &r.shifts) &
 					 word_allowed(w, &r, first, base);
 				if (base < y)
 					starts &= ~(uint64_t)0 << (y - base);
