@@ -90,7 +90,10 @@ static int find_slots(struct iotlb_dev *dev, int queue, const struct iotlb__req 
 		log_full(dev, req->alloc_size, attrs);
 		return -E2BIG;
 	}
-	iotlb__search_prepare(&mem->p, req, &s);
+	if (req->coherent)
+		iotlb__search_prepare(&mem->p, req, &s);
+	else
+		iotlb__map_search(&mem->p, dev->map_shape, req, &s);
 	hint = iotlb__select_hint(mem, queue);
 	/* Waiting for room (wait.c): a blocking request queues behind earlier ones. */
 	if ((attrs & IOTLB_ATTR_MAY_BLOCK) && iotlb__wait_queued(&d->wq))

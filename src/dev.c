@@ -55,6 +55,8 @@ int iotlb_dev_create(struct iotlb_mem *mem, const struct iotlb_dev_config *cfg,
 	dev->min_align_mask = c.min_align_mask;
 	dev->alloc_align_mask = c.alloc_align_mask;
 	dev->seg_boundary_mask = c.seg_boundary_mask;
+	iotlb__map_shapes_init(&mem->p, dev->min_align_mask, dev->alloc_align_mask,
+			       dev->seg_boundary_mask, dev->map_shape);
 	dev->nqueues = c.nqueues ? c.nqueues : 1;
 	dev->wait_timeout_ns = c.wait_timeout_ns;
 	iotlb__waitq_init(&dev->private_domain.wq);
@@ -121,8 +123,8 @@ size_t iotlb_max_mapping_size(const struct iotlb_dev *dev)
 	if (!dev)
 		return 0;
 	p = &dev->mem->p;
-	/* Worst case over all originals (docs/algorithm.md#max-mapping): a segment less the slots min_align_mask
-	 * may pad, counted in slots so that a mask of all ones cannot wrap. */
+	/* Worst case over all originals (docs/algorithm.md#max-mapping): a segment less the slots
+	 * min_align_mask may pad, counted in slots so that a mask of all ones cannot wrap. */
 	reserve = (dev->min_align_mask >> p->slot_shift) +
 		  ((dev->min_align_mask & (p->slot_size - 1)) != 0);
 	if (reserve >= p->segment_slots)

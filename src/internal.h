@@ -135,6 +135,25 @@ IOTLB__HIDDEN bool iotlb__slots_range_free(const struct iotlb__pool *pool, uint6
 
 IOTLB__HIDDEN void iotlb__search_prepare(const struct iotlb_mem_params *p,
 					 const struct iotlb__req *req, struct iotlb__search *s);
+/*
+ * What a streaming map's search takes from its device alone, worked out at
+ * iotlb_dev_create: shape[1] for requests of a page or more (the legacy page
+ * alignment, when the device asks for none), shape[0] below. A map then adds
+ * only its slot count and the original's alignment target.
+ */
+struct iotlb__map_shape {
+	struct iotlb__search s;
+	uint64_t iotlb_align; /* min-align bits the placement must match */
+};
+
+IOTLB__HIDDEN void iotlb__map_shapes_init(const struct iotlb_mem_params *p, uint64_t min_align_mask,
+					  uint64_t alloc_align_mask, uint64_t seg_boundary_mask,
+					  struct iotlb__map_shape shape[2]);
+
+/* iotlb__search_prepare for a streaming map, from its device's shapes. */
+IOTLB__HIDDEN void iotlb__map_search(const struct iotlb_mem_params *p,
+				     const struct iotlb__map_shape shape[2],
+				     const struct iotlb__req *req, struct iotlb__search *s);
 /* The area-relative start the kernel's walk would choose in `area`, or -1
  * (area lock held). Takes nothing; may lower segment hints. */
 IOTLB__HIDDEN int64_t iotlb__search_area(const struct iotlb__pool *pool,
@@ -401,6 +420,7 @@ struct iotlb_dev {
 	uint64_t min_align_mask;
 	uint64_t alloc_align_mask;
 	uint64_t seg_boundary_mask;
+	struct iotlb__map_shape map_shape[2]; /* search set-up of its maps */
 	unsigned nqueues;
 	unsigned char *carve_ctx; /* lock contexts for carving (private only) */
 	uint64_t wait_timeout_ns; /* wait.c: 0 = wait without limit */

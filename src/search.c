@@ -18,16 +18,26 @@
 #include "bitmap.h"
 #include "internal.h"
 
+/* The allocation alignment after the legacy page rule and the slot rule,
+ * and the min-align bits above it (docs/algorithm.md, search setup). */
+static void search_masks(const struct iotlb_mem_params *p, const struct iotlb__req *req,
+			 uint64_t *alloc_align, uint64_t *iotlb_align)
+{
+	uint64_t a = req->alloc_align_mask;
+
+	if (a == 0 && req->min_align_mask == 0 && req->alloc_size >= p->page_size)
+		a = p->page_size - 1;
+	a |= p->slot_size - 1;
+	*alloc_align = a;
+	*iotlb_align = req->min_align_mask & ~a;
+}
+
 void iotlb__search_prepare(const struct iotlb_mem_params *p, const struct iotlb__req *req,
 			   struct iotlb__search *s)
 {
-	uint64_t alloc_align = req->alloc_align_mask, iotlb_align, stride_mask, filter, grid;
+	uint64_t alloc_align, iotlb_align, stride_mask, filter, grid;
 
-	/* Legacy page alignment, then slot alignment (algorithm.md, search setup). */
-	if (alloc_align == 0 && req->min_align_mask == 0 && req->alloc_size >= p->page_size)
-		alloc_align = p->page_size - 1;
-	alloc_align |= p->slot_size - 1;
-	iotlb_align = req->min_align_mask & ~alloc_align;
+	search_masks(p, req, &alloc_align, &iotlb_align);
 	stride_mask = alloc_align > iotlb_align ? alloc_align : iotlb_align;
 
 	s->nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
@@ -45,6 +55,34 @@ void iotlb__search_prepare(const struct iotlb_mem_params *p, const struct iotlb_
 	s->period = (s->stride + grid - 1) & ~(grid - 1);
 	s->seg_boundary_mask = req->seg_boundary_mask;
 	s->boundary_slots = (req->seg_boundary_mask >> p->slot_shift) + 1;
+}
+
+void iotlb__map_shapes_init(const struct iotlb_mem_params *p, uint64_t min_align_mask,
+			    uint64_t alloc_align_mask, uint64_t seg_boundary_mask,
+			    struct iotlb__map_shape shape[2])
+{
+	for (int page = 0; page < 2; page++) {
+		struct iotlb__req req = {
+			.alloc_size = page ? p->page_size : 0,
+			.alloc_align_mask = alloc_align_mask,
+			.min_align_mask = min_align_mask,
+			.seg_boundary_mask = seg_boundary_mask,
+		};
+		uint64_t alloc_align;
+
+		iotlb__search_prepare(p, &req, &shape[page].s);
+		search_masks(p, &req, &alloc_align, &shape[page].iotlb_align);
+	}
+}
+
+void iotlb__map_search(const struct iotlb_mem_params *p, const struct iotlb__map_shape shape[2],
+		       const struct iotlb__req *req, struct iotlb__search *s)
+{
+	const struct iotlb__map_shape *m = &shape[req->alloc_size >= p->page_size];
+
+	*s = m->s;
+	s->nslots = (req->alloc_size + p->slot_size - 1) >> p->slot_shift;
+	s->target = (req->orig & m->iotlb_align) >> p->slot_shift;
 }
 
 /* Position of the search in one area: what the fit test needs. */
