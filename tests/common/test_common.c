@@ -95,7 +95,7 @@ static void test_dev_create_applies_the_masks_and_passes_errors_on(void **state)
 	struct test_mapping m;
 	struct iotlb_mem *mem = NULL;
 	struct iotlb_dev *dev = NULL, *plain = NULL, *bad = NULL;
-	uint64_t dma;
+	uint64_t first, second, third;
 
 	(void)state;
 	c.size = (size_t)256 << 11;
@@ -107,18 +107,21 @@ static void test_dev_create_applies_the_masks_and_passes_errors_on(void **state)
 	 * rounds the map up to two slots; the default device then takes slot 4. */
 	assert_int_equal(test_dev_create(mem, 0, 0, 0, &plain), 0);
 	assert_int_equal(test_dev_create(mem, 0, 4095, 0, &dev), 0);
-	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 2048, IOTLB_TO_DEVICE, 0, &dma), 0);
-	assert_int_equal(dma, c.dma_addr);
-	assert_int_equal(iotlb_map(dev, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &dma), 0);
-	assert_int_equal(dma, c.dma_addr + 4096);
-	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &dma), 0);
-	assert_int_equal(dma, c.dma_addr + 4 * 2048);
+	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 2048, IOTLB_TO_DEVICE, 0, &first), 0);
+	assert_int_equal(first, c.dma_addr);
+	assert_int_equal(iotlb_map(dev, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &second), 0);
+	assert_int_equal(second, c.dma_addr + 4096);
+	assert_int_equal(iotlb_map(plain, 0, c.vaddr, 64, IOTLB_TO_DEVICE, 0, &third), 0);
+	assert_int_equal(third, c.dma_addr + 4 * 2048);
 	/* A mask that is not 2^k - 1 is refused, and *out left alone. */
 	assert_int_equal(test_dev_create(mem, 0, 4096, 0, &bad), -EINVAL);
 	assert_null(bad);
-	iotlb_dev_destroy(dev);
-	iotlb_dev_destroy(plain);
-	iotlb_mem_destroy(mem);
+	assert_int_equal(iotlb_unmap(plain, first, 2048, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(iotlb_unmap(dev, second, 64, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(iotlb_unmap(plain, third, 64, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(iotlb_dev_destroy(dev), 0);
+	assert_int_equal(iotlb_dev_destroy(plain), 0);
+	assert_int_equal(iotlb_mem_destroy(mem), 0);
 	test_munmap(&m);
 }
 
