@@ -89,6 +89,67 @@ static void free_snapshot(struct snapshot *s)
 	free(s->list);
 }
 
+/* ------------------------------------------------ the hook itself */
+
+/* The hook counts attempts from its last arming and fails exactly the nth;
+ * the loops below rely on both. (No library object is alive here, so no
+ * other thread allocates meanwhile.) */
+static void test_fault_hook_fails_exactly_the_nth_attempt_and_counts_all(void **state)
+{
+	int64_t live = iotlb__alloc_live();
+	void *p[4];
+
+	(void)state;
+	iotlb__fault_inject(3);
+	assert_int_equal(iotlb__alloc_attempts(), 0);
+	for (int i = 0; i < 4; i++)
+		p[i] = iotlb__zalloc(8, 1, 64);
+	assert_int_equal(iotlb__alloc_attempts(), 4);
+	assert_non_null(p[0]);
+	assert_non_null(p[1]);
+	assert_null(p[2]);
+	assert_non_null(p[3]);
+	assert_int_equal(iotlb__alloc_live(), live + 3);
+	iotlb__fault_inject(0);
+	assert_int_equal(iotlb__alloc_attempts(), 0);
+	for (int i = 0; i < 4; i++)
+		iotlb__free(p[i]); /* NULL included: not counted */
+	assert_int_equal(iotlb__alloc_live(), live);
+}
+
+/* n * size past SIZE_MAX must be refused, not wrapped to a small block. */
+static void test_zalloc_refuses_a_count_times_size_that_overflows(void **state)
+{
+	int64_t live = iotlb__alloc_live();
+
+	(void)state;
+	iotlb__fault_inject(0);
+	assert_null(iotlb__zalloc(64, SIZE_MAX / 16 + 1, 16));
+	assert_null(iotlb__zalloc(64, 2, SIZE_MAX / 2 + 1));
+	assert_int_equal(iotlb__alloc_attempts(), 2);
+	assert_int_equal(iotlb__alloc_live(), live);
+}
+
+/* Alignments below a pointer's are raised to it (posix_memalign's floor);
+ * the memory is zeroed and a zero-byte request still yields a block. */
+static void test_zalloc_gives_zeroed_pointer_aligned_memory_for_any_size(void **state)
+{
+	int64_t live = iotlb__alloc_live();
+	unsigned char *p = iotlb__zalloc(1, 3, 5);
+	void *empty = iotlb__zalloc(1, 0, 16);
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % sizeof(void *), 0);
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(p[i], 0);
+	assert_non_null(empty);
+	assert_int_equal(iotlb__alloc_live(), live + 2);
+	iotlb__free(p);
+	iotlb__free(empty);
+	assert_int_equal(iotlb__alloc_live(), live);
+}
+
 /* Fails every allocation of iotlb_mem_create(c) in turn; returns how many. */
 static unsigned mem_create_failures(const struct iotlb_mem_config *c)
 {
@@ -141,7 +202,7 @@ static void noop_free(void *ctx, void *va, uint64_t dma, size_t size)
 
 static void test_growable_mem_create_fails_cleanly(void **state)
 {
-	static const struct iotlb_region_ops refuse = { refuse_alloc, noop_free };
+	static const struct iotlb_region_ops refuse = {refuse_alloc, noop_free};
 	size_t size = (size_t)POOL_SLOTS * SLOT;
 	void *region = region_alloc(size);
 	struct iotlb_mem_config c = base_config(region, size);
@@ -276,7 +337,7 @@ static void counting_free(void *ctx, void *va, uint64_t dma, size_t size)
 	__atomic_add_fetch(&p->frees, 1, __ATOMIC_SEQ_CST);
 }
 
-static const struct iotlb_region_ops counting_ops = { counting_alloc, counting_free };
+static const struct iotlb_region_ops counting_ops = {counting_alloc, counting_free};
 
 static struct iotlb_mem *full_growable_mem(void *region, struct provider *prov,
 					   struct iotlb_dev **dev, uint64_t *fill)
@@ -300,8 +361,8 @@ static struct iotlb_mem *full_growable_mem(void *region, struct provider *prov,
 
 static void test_transient_pool_fails_cleanly_at_every_allocation(void **state)
 {
-	struct provider prov = { .grow_size = 64u * SLOT, .serve_transient = true,
-				 .next_dma = 0x100000000ull };
+	struct provider prov = {
+		.grow_size = 64u * SLOT, .serve_transient = true, .next_dma = 0x100000000ull};
 	void *region = region_alloc(128u * SLOT);
 	struct iotlb_dev *dev;
 	uint64_t fill, dma;
@@ -364,8 +425,8 @@ static struct iotlb_stats wait_grow_attempt_done(struct iotlb_mem *mem, uint64_t
 
 static void test_growth_worker_fails_cleanly_at_every_allocation(void **state)
 {
-	struct provider prov = { .grow_size = 64u * SLOT, .serve_grow = true,
-				 .next_dma = 0x100000000ull };
+	struct provider prov = {
+		.grow_size = 64u * SLOT, .serve_grow = true, .next_dma = 0x100000000ull};
 	void *region = region_alloc(128u * SLOT);
 	struct iotlb_dev *dev;
 	uint64_t fill, dma;
@@ -406,11 +467,15 @@ static void test_growth_worker_fails_cleanly_at_every_allocation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fault_hook_fails_exactly_the_nth_attempt_and_counts_all),
+		cmocka_unit_test(test_zalloc_refuses_a_count_times_size_that_overflows),
+		cmocka_unit_test(test_zalloc_gives_zeroed_pointer_aligned_memory_for_any_size),
 		cmocka_unit_test(test_mem_create_fails_cleanly_at_every_allocation),
 		cmocka_unit_test(test_growable_mem_create_fails_cleanly),
 		cmocka_unit_test(test_add_pool_fails_cleanly_at_every_allocation),
 		cmocka_unit_test(test_shared_dev_create_fails_cleanly),
-		cmocka_unit_test(test_private_dev_create_fails_cleanly_and_restores_the_shared_pool),
+		cmocka_unit_test(
+			test_private_dev_create_fails_cleanly_and_restores_the_shared_pool),
 		cmocka_unit_test(test_transient_pool_fails_cleanly_at_every_allocation),
 		cmocka_unit_test(test_growth_worker_fails_cleanly_at_every_allocation),
 	};

@@ -377,6 +377,8 @@ static void test_lock_kind_names(void **state)
 	assert_string_equal(iotlb_lock_kind_name(IOTLB_LOCK_MUTEX), "mutex");
 	assert_non_null(iotlb_lock_kind_name(IOTLB_LOCK_NONE));
 	assert_non_null(iotlb_lock_kind_name(IOTLB_LOCK_DEFAULT));
+	/* No built-in table, but a name all the same. */
+	assert_string_equal(iotlb_lock_kind_name(IOTLB_LOCK_CUSTOM), "custom");
 	assert_null(iotlb_lock_kind_name((enum iotlb_lock_kind)77));
 }
 

@@ -169,6 +169,15 @@ static void test_mem_create_with_bad_geometry_is_refused(void **state)
 	c = f->cfg;
 	c.slot_shift = 13;
 	expect_create_fails(&c, -EINVAL, "slot of 8 KiB with 4 KiB pages");
+	c.slot_shift = 3;
+	expect_create_fails(&c, -EINVAL, "slot of 8 B");
+	c.slot_shift = 31;
+	c.page_size = (size_t)1 << 31;
+	expect_create_fails(&c, -EINVAL, "slot of 2 GiB");
+	c = f->cfg;
+	c.segment_slots = 1u << 25;
+	c.block_slots = 1u << 25;
+	expect_create_fails(&c, -EINVAL, "segment of 2^25 slots");
 }
 
 static void test_mem_create_with_unknown_lock_or_select_is_refused(void **state)

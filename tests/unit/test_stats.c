@@ -252,6 +252,14 @@ static void test_partial_stats_struct_gets_only_its_prefix(void **state)
 	assert_int_equal(iotlb_dev_stats(f->dev, &s), 0);
 	assert_int_equal(s.used, 2);
 	assert_memory_equal((unsigned char *)&s + cut, tail, sizeof(s) - cut);
+
+	/* Too small to hold even struct_size: refused, nothing written. */
+	memset(&s, 0xEE, sizeof(s));
+	s.struct_size = sizeof(size_t) - 1;
+	assert_int_equal(iotlb_mem_stats(f->mem, &s), -EINVAL);
+	assert_int_equal(iotlb_dev_stats(f->dev, &s), -EINVAL);
+	assert_int_equal(s.struct_size, sizeof(size_t) - 1);
+	assert_memory_equal((unsigned char *)&s + sizeof(size_t), tail, sizeof(s) - sizeof(size_t));
 	fx_unmap(f, f->dev, a, 3000, IOTLB_TO_DEVICE);
 }
 

@@ -152,6 +152,54 @@ static void test_timeout_returns_etimedout_no_earlier_and_changes_nothing(void *
 	w_teardown(&w);
 }
 
+/*
+ * A waiter that gives up behind another leaves the line from its end: the
+ * one in front keeps its place and is served by the next release, and a
+ * request arriving later queues behind that one, not behind the gone one.
+ */
+static void test_younger_waiter_timing_out_leaves_the_older_ones_in_line(void **state)
+{
+	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
+	struct iotlb_dev *impatient;
+	struct wfx w;
+	struct w_call older, later;
+	uint64_t dma[8], d = 7;
+
+	(void)state;
+	w_setup(&w, NSLOTS, 1, 0);
+	dc.wait_timeout_ns = 20u * 1000000u;
+	assert_int_equal(iotlb_dev_create(w.mem, &dc, &impatient), 0);
+	fill(&w, dma);
+	w_call_start(&older, w.dev, w.orig, W_SLOT, NULL);
+	w_until_waiters(w.dev, 1);
+	assert_int_equal(
+		iotlb_map(impatient, 0, w.orig, W_SLOT, IOTLB_TO_DEVICE, IOTLB_ATTR_MAY_BLOCK, &d),
+		-ETIMEDOUT);
+	assert_int_equal(d, 7);
+	assert_int_equal(w_nwaiters(w.dev), 1); /* the older one, without a limit */
+	w_call_start(&later, w.dev, w.orig + CHUNK, W_SLOT, NULL);
+	w_until_waiters(w.dev, 2);
+
+	unmap(&w, dma[0], CHUNK);
+	w_call_join(&older);
+	w_call_join(&later);
+	assert_int_equal(older.err, 0);
+	assert_int_equal(later.err, 0);
+	/* Served in line order: the older one got the lower slot. (Not by
+	 * return order: both are served by one release.) */
+	assert_int_equal(older.dma, W_DMA);
+	assert_int_equal(later.dma, W_DMA + W_SLOT);
+	assert_int_equal(w_nwaiters(w.dev), 0);
+	assert_int_equal(w_active(w.dev), 0);
+	assert_int_equal(w_stats(w.dev).wait_timeouts, 1);
+	unmap(&w, older.dma, W_SLOT);
+	unmap(&w, later.dma, W_SLOT);
+	for (unsigned i = 1; i < 8; i++)
+		unmap(&w, dma[i], CHUNK);
+	assert_int_equal(iotlb_dev_destroy(impatient), 0);
+	w_teardown(&w);
+}
+
 static void test_too_big_never_waits(void **state)
 {
 	struct wfx w;
@@ -335,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_older_large_waiter_is_served_before_younger_small_ones),
 		cmocka_unit_test(test_requests_without_the_attribute_never_wait),
 		cmocka_unit_test(test_timeout_returns_etimedout_no_earlier_and_changes_nothing),
+		cmocka_unit_test(test_younger_waiter_timing_out_leaves_the_older_ones_in_line),
 		cmocka_unit_test(test_too_big_never_waits),
 		cmocka_unit_test(test_blocking_alloc_waits_for_a_free_and_is_zeroed),
 		cmocka_unit_test(test_private_pool_waiters_wait_for_their_own_pool),

@@ -288,6 +288,89 @@ static void test_only_devices_whose_request_failed_are_called(void **state)
 	w_teardown(&w);
 }
 
+/* More armed, failed devices than one trip out of the queue lock fires
+ * (callbacks run in batches): one release still calls every one, once. */
+#define MANY_DEVS 19
+
+static void test_one_release_fires_every_failed_device_however_many(void **state)
+{
+	struct wfx w;
+	struct probe p[MANY_DEVS];
+	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
+	struct iotlb_dev *d[MANY_DEVS];
+	uint64_t dma[8];
+
+	(void)state;
+	setup(&w);
+	fill(&w, w.dev, dma);
+	for (unsigned i = 0; i < MANY_DEVS; i++) {
+		p[i] = (struct probe){.w = &w};
+		assert_int_equal(iotlb_dev_create(w.mem, &dc, &d[i]), 0);
+		assert_int_equal(iotlb_dev_notify_space(d[i], probe_fn, &p[i]), 0);
+		assert_int_equal(p[i].calls, 1); /* the first arming */
+		p[i].calls = 0;
+		assert_int_equal(map_fails(&w, d[i]), -ENOSPC);
+		assert_int_equal(iotlb_dev_notify_space(d[i], probe_fn, &p[i]), 0);
+		assert_int_equal(p[i].calls, 0);
+	}
+	assert_int_equal(iotlb_unmap(w.dev, dma[0], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	for (unsigned i = 0; i < MANY_DEVS; i++) {
+		assert_int_equal(p[i].calls, 1);
+		assert_true(pthread_equal(p[i].thread, pthread_self()));
+		/* Disarmed by the call: arming again is accepted. */
+		assert_int_equal(iotlb_dev_notify_space(d[i], NULL, NULL), 0);
+	}
+	for (unsigned i = 0; i < MANY_DEVS; i++)
+		assert_int_equal(iotlb_dev_destroy(d[i]), 0);
+	for (unsigned i = 1; i < 8; i++)
+		assert_int_equal(iotlb_unmap(w.dev, dma[i], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	w_teardown(&w);
+}
+
+/* Disarming (NULL, or destroying the device) takes a device out of the
+ * middle of the armed list without losing the ones around it. */
+static void test_disarming_one_of_several_armed_devices_keeps_the_others(void **state)
+{
+	struct wfx w;
+	struct probe p[3];
+	struct iotlb_dev_config dc = IOTLB_DEV_CONFIG_INIT;
+	struct iotlb_dev *d[3];
+	uint64_t dma[8];
+
+	(void)state;
+	setup(&w);
+	fill(&w, w.dev, dma);
+	for (unsigned i = 0; i < 3; i++) {
+		p[i] = (struct probe){.w = &w};
+		assert_int_equal(iotlb_dev_create(w.mem, &dc, &d[i]), 0);
+		assert_int_equal(iotlb_dev_notify_space(d[i], probe_fn, &p[i]), 0);
+		p[i].calls = 0;
+		assert_int_equal(map_fails(&w, d[i]), -ENOSPC);
+		assert_int_equal(iotlb_dev_notify_space(d[i], probe_fn, &p[i]), 0);
+	}
+	/* Armed newest first: d[2], d[1], d[0]. Take out the middle one and
+	 * the last one (the latter by destroying its device). */
+	assert_int_equal(iotlb_dev_notify_space(d[1], NULL, NULL), 0);
+	assert_int_equal(iotlb_dev_destroy(d[0]), 0);
+	assert_int_equal(iotlb_unmap(w.dev, dma[0], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(p[0].calls, 0);
+	assert_int_equal(p[1].calls, 0);
+	assert_int_equal(p[2].calls, 1);
+	/* The disarmed device can be armed again and fires for its failure. */
+	assert_int_equal(iotlb_map(w.dev, 0, w.orig, CHUNK, IOTLB_TO_DEVICE, 0, &dma[0]), 0);
+	assert_int_equal(map_fails(&w, d[1]), -ENOSPC);
+	assert_int_equal(iotlb_dev_notify_space(d[1], probe_fn, &p[1]), 0);
+	assert_int_equal(iotlb_unmap(w.dev, dma[1], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	assert_int_equal(p[1].calls, 1);
+	assert_int_equal(p[2].calls, 1);
+	for (unsigned i = 1; i < 3; i++)
+		assert_int_equal(iotlb_dev_destroy(d[i]), 0);
+	for (unsigned i = 0; i < 8; i++)
+		if (i != 1)
+			assert_int_equal(iotlb_unmap(w.dev, dma[i], CHUNK, IOTLB_TO_DEVICE, 0), 0);
+	w_teardown(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_null_disarms_and_coherent_free_counts),
 		cmocka_unit_test(test_room_in_other_pools_does_not_fire),
 		cmocka_unit_test(test_only_devices_whose_request_failed_are_called),
+		cmocka_unit_test(test_one_release_fires_every_failed_device_however_many),
+		cmocka_unit_test(test_disarming_one_of_several_armed_devices_keeps_the_others),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
