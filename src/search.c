@@ -114,39 +114,61 @@ static inline uint64_t grid_from(const struct walk *w, uint64_t first, uint64_t 
 }
 
 /*
- * The shifts that find runs of n set bits by doubling: a start survives the
- * ANDs with the window shifted by each, and the shifts add up to n - 1, so
- * log2(n) steps instead of n - 1 (at most 6 for n <= 64). Worked out once
- * per search, not once per word.
+ * Runs of n set bits by doubling: a start survives the ANDs of the window
+ * with itself shifted by each of 1, 2, 4, ... 2^(j-1) (2^j <= n < 2^(j+1))
+ * and by the rest n - 2^j; the sums of those shifts cover 0 .. n - 1, and as
+ * the ANDs commute, the powers of two are constant shifts down a switch and
+ * only the rest is a variable one. log2(n) + 1 steps instead of n - 1.
  */
 struct run_shifts {
-	unsigned count;
-	unsigned char k[7];
+	unsigned log;  /* j: 2^j <= n < 2^(j+1), n <= 64 */
+	unsigned rest; /* n - 2^j */
 };
 
 static void run_shifts(uint64_t n, struct run_shifts *rs)
 {
-	rs->count = 0;
-	for (uint64_t have = 1; have < n;) {
-		uint64_t k = have < n - have ? have : n - have;
-
-		rs->k[rs->count++] = (unsigned char)k;
-		have += k;
-	}
+	rs->log = 63u - (unsigned)__builtin_clzll(n);
+	rs->rest = (unsigned)(n - ((uint64_t)1 << rs->log));
 }
+
+#define RUN_STEP(k)                                     \
+	do {                                            \
+		lo &= (lo >> (k)) | (hi << (64 - (k))); \
+		hi &= hi >> (k);                        \
+	} while (0)
 
 /* Start positions of runs of n set bits in the 128-bit window lo:hi, for
  * the 64 starts in `lo` (n <= 64). */
 static inline uint64_t run_starts(uint64_t lo, uint64_t hi, const struct run_shifts *rs)
 {
-	for (unsigned i = 0; i < rs->count; i++) {
-		unsigned k = rs->k[i];
-
-		lo &= (lo >> k) | (hi << (64 - k));
-		hi &= hi >> k;
+	switch (rs->log) {
+	case 6:
+		RUN_STEP(32);
+		/* fall through */
+	case 5:
+		RUN_STEP(16);
+		/* fall through */
+	case 4:
+		RUN_STEP(8);
+		/* fall through */
+	case 3:
+		RUN_STEP(4);
+		/* fall through */
+	case 2:
+		RUN_STEP(2);
+		/* fall through */
+	case 1:
+		RUN_STEP(1);
+		/* fall through */
+	default:
+		break;
 	}
+	if (rs->rest)
+		RUN_STEP(rs->rest);
 	return lo;
 }
+
+#undef RUN_STEP
 
 /* Bits b of a 64-bit word with (b & (period - 1)) == r, period <= 64 a power
  * of two: one bit every `period`, by table rather than a loop or a division. */
@@ -165,46 +187,75 @@ static inline uint64_t every(uint64_t period, uint64_t r)
 	return pattern[__builtin_ctzll(period)] << r;
 }
 
-/* Candidate starts of word `word` that the per-word rules allow (n <= 64). */
+/* Bits b of a 64-bit word, as slot base + b with base a multiple of 64, from
+ * which a run of n stays inside one block of `size` slots (size < 64, a power
+ * of two) whose first slot s has (phase + s) % size == 0. */
+static uint64_t stays_within(uint64_t size, uint64_t phase, uint64_t n)
+{
+	uint64_t m = 0;
+
+	if (n > size)
+		return 0;
+	/* Allowed in one block: its first size - n + 1 starts. */
+	for (uint64_t b = 0; b < 64; b += size)
+		m |= ((((uint64_t)1 << (size - n + 1)) - 1) << b);
+	phase &= size - 1;
+	/* Block starts sit where (phase + b) % size == 0, at b = (size - phase) % size. */
+	phase = (size - phase) & (size - 1);
+	return phase ? (m << phase) | (m >> (64 - phase)) : m;
+}
+
+/*
+ * What the word-by-word search needs that is the same for every word: the
+ * run shifts, and the starts the grid, segments and boundaries below 64 slots
+ * allow (one pattern, as 64 is a multiple of each). Boundaries of 64 slots or
+ * more are masked word by word, and only when one can fall inside a segment
+ * of this area (`cut`); a grid sparser than a word is placed word by word.
+ */
 struct word_rules {
-	struct run_shifts shifts; /* for runs of n */
-	uint64_t grid;		  /* period <= 64: the grid's bits, the same in every word */
-	uint64_t seg;		  /* segment < 64: starts whose run stays in its segment */
-	uint64_t boundary;	  /* boundary < 64 slots: starts whose run does not cross one */
+	struct run_shifts shifts;
+	uint64_t allowed;   /* starts every word allows */
+	uint64_t seg_words; /* words per segment, minus 1 (0: a run never spans words) */
+	bool sparse;	    /* period > 64: at most one grid position per word */
+	bool cut;	    /* boundaries of 64+ slots inside segments of this area */
 };
 
 static void word_rules(const struct walk *w, uint64_t first, struct word_rules *r)
 {
 	const uint64_t n = w->s->nslots, seg = w->seg, q = w->s->boundary_slots;
+	const uint64_t period = w->s->period, N = w->area->nslots;
 
 	run_shifts(n, &r->shifts);
-	r->grid = w->s->period <= 64 ? every(w->s->period, first & (w->s->period - 1)) : 0;
-	r->seg = r->boundary = ~(uint64_t)0;
+	r->sparse = period > 64;
+	r->allowed = r->sparse ? ~(uint64_t)0 : every(period, first & (period - 1));
+	r->seg_words = seg > 64 ? seg / 64 - 1 : 0;
 	if (seg < 64)
-		for (uint64_t b = 0; b < 64; b++)
-			if ((b & (seg - 1)) + n > seg)
-				r->seg &= ~((uint64_t)1 << b);
-	if (q < 64)
-		for (uint64_t b = 0; b < 64; b++)
-			if (((w->tslot + b) & (q - 1)) + n > q)
-				r->boundary &= ~((uint64_t)1 << b);
+		r->allowed &= stays_within(seg, 0, n);
+	r->cut = false;
+	if (q < 64) {
+		r->allowed &= stays_within(q, w->tslot, n);
+	} else if (n > 1 && (q < seg || (w->tslot & (seg - 1)))) {
+		/* Boundaries that are not segment starts: is one inside the area? */
+		uint64_t next = (q - (w->tslot & (q - 1))) & (q - 1);
+
+		r->cut = q < N || (next && next < N);
+	}
 }
 
-/* Starts in the word at `base` allowed by the grid and the boundary rule. */
-static inline uint64_t word_allowed(const struct walk *w, const struct word_rules *r,
-				    uint64_t first, uint64_t base)
+/* Starts in the word at `base` allowed by a sparse grid and by boundaries
+ * of 64 slots or more (the per-word part of the rules). */
+static uint64_t word_allowed(const struct walk *w, const struct word_rules *r, uint64_t first,
+			     uint64_t base)
 {
 	const uint64_t period = w->s->period, q = w->s->boundary_slots, n = w->s->nslots;
-	uint64_t m = r->seg & r->boundary;
+	uint64_t m = ~(uint64_t)0;
 
-	if (period <= 64) {
-		m &= r->grid;
-	} else {
+	if (r->sparse) {
 		uint64_t off = (first - base) & (period - 1);
 
-		m &= off < 64 ? (uint64_t)1 << off : 0;
+		m = off < 64 ? (uint64_t)1 << off : 0;
 	}
-	if (q >= 64 && n > 1 && q < ((uint64_t)1 << 40)) {
+	if (r->cut) {
 		/* The next boundary at or after the word; starts in the n - 1
 		 * slots before it would cross it. */
 		uint64_t e = base + ((q - ((w->tslot + base) & (q - 1))) & (q - 1));
@@ -226,40 +277,95 @@ static inline uint64_t word_allowed(const struct walk *w, const struct word_rule
 }
 
 /*
+ * first_fit_words when every word allows the same starts (no sparse grid, no
+ * boundary inside a segment) and segments span whole words: one pass over
+ * the words from y, a segment's hint read as the pass enters it.
+ */
+static uint64_t first_fit_even_words(const struct walk *w, const struct word_rules *r, uint64_t lo,
+				     uint64_t y, uint64_t hi)
+{
+	const struct iotlb__area *area = w->area;
+	const uint64_t *map = area->map;
+	const uint64_t n = w->s->nslots, nwords = area->nslots / 64 + 1, last = (hi - 1) / 64;
+	const unsigned wshift = w->seg_shift - 6; /* log2(words per segment) */
+	uint64_t word = y / 64, from = ~(uint64_t)0 << (y % 64);
+
+	while (word <= last) {
+		const uint64_t seg = word >> wshift, seg_last = ((seg + 1) << wshift) - 1;
+		const uint64_t stop = seg_last < last ? seg_last : last;
+
+		if (area->hint[seg] >= n) {
+			for (; word <= stop; word++, from = ~(uint64_t)0) {
+				uint64_t free_lo = ~map[word], free_hi = 0, starts;
+
+				if (!free_lo)
+					continue;
+				/* A run may go on into the next word of its segment. */
+				if (word < seg_last && word + 1 < nwords)
+					free_hi = ~map[word + 1];
+				starts = run_starts(free_lo, free_hi, &r->shifts) & r->allowed &
+					 from;
+				if (word == last && hi % 64)
+					starts &= ((uint64_t)1 << (hi % 64)) - 1;
+				if (starts)
+					return word * 64 + (uint64_t)__builtin_ctzll(starts);
+			}
+			/* A plain walk that saw the whole segment: no run of n in it. */
+			if (w->plain && seg << w->seg_shift >= lo &&
+			    (seg + 1) << w->seg_shift <= hi)
+				area->hint[seg] = (uint32_t)(n - 1);
+		}
+		word = seg_last + 1;
+		from = ~(uint64_t)0;
+	}
+	return hi;
+}
+
+/*
  * First grid position in [lo, hi) where n <= 64 free slots start inside one
  * segment without crossing a boundary, word by word; `hi` if none.
  */
 static uint64_t first_fit_words(const struct walk *w, uint64_t first, uint64_t lo, uint64_t hi)
 {
 	const struct iotlb__area *area = w->area;
+	const uint64_t *map = area->map;
 	const uint64_t n = w->s->nslots, seg = w->seg, nwords = area->nslots / 64 + 1;
 	struct word_rules r;
 	uint64_t y = grid_from(w, first, lo);
 
+	if (y >= hi)
+		return hi;
 	word_rules(w, first, &r);
+	if (!r.sparse && !r.cut && seg >= 64)
+		return first_fit_even_words(w, &r, lo, y, hi);
 	while (y < hi) {
 		uint64_t seg_start = y & ~(seg - 1), seg_end = seg_start + seg;
 		uint64_t end = seg_end < hi ? seg_end : hi;
 		uint32_t *hint = &area->hint[y >> w->seg_shift];
 
 		if (*hint >= n) {
-			for (uint64_t word = y / 64; word * 64 < end; word++) {
-				uint64_t base = word * 64, free_lo = ~area->map[word], starts;
-				/* A run may continue into the next word of its segment. */
-				uint64_t free_hi = base + 64 < seg_end && word + 1 < nwords
-							   ? ~area->map[word + 1]
-							   : 0;
+			uint64_t word = y / 64, last = (end - 1) / 64;
+			uint64_t from = ~(uint64_t)0 << (y % 64);
 
-				if (!free_lo)
-					continue;
-				starts = run_starts(free_lo, free_hi, &r.shifts) &
-					 word_allowed(w, &r, first, base);
-				if (base < y)
-					starts &= ~(uint64_t)0 << (y - base);
-				if (end - base < 64)
-					starts &= ((uint64_t)1 << (end - base)) - 1;
-				if (starts)
-					return base + (uint64_t)__builtin_ctzll(starts);
+			for (;; word++, from = ~(uint64_t)0) {
+				uint64_t free_lo = ~map[word], free_hi = 0, starts;
+
+				if (free_lo) {
+					/* A run may go on into the next word of its segment. */
+					if (((word + 1) & r.seg_words) && word + 1 < nwords)
+						free_hi = ~map[word + 1];
+					starts = run_starts(free_lo, free_hi, &r.shifts) &
+						 r.allowed & from;
+					if (r.sparse || r.cut)
+						starts &= word_allowed(w, &r, first, word * 64);
+					if (word == last && end % 64)
+						starts &= ((uint64_t)1 << (end % 64)) - 1;
+					if (starts)
+						return word * 64 +
+						       (uint64_t)__builtin_ctzll(starts);
+				}
+				if (word == last)
+					break;
 			}
 			/* A plain walk that saw the whole segment: no run of n in it. */
 			if (w->plain && seg_start >= lo && seg_end <= hi)

@@ -22,8 +22,8 @@
 
 #define DEFAULT_CONFIGS 200
 #define DEFAULT_OPS 600
-#define HUGE_OPS 40            /* pools of 2^21+ slots compare 2M slots per op */
-#define HUGE_EVERY 100         /* configurations 1, 101, ... get such a pool */
+#define HUGE_OPS 40    /* pools of 2^21+ slots compare 2M slots per op */
+#define HUGE_EVERY 100 /* configurations 1, 101, ... get such a pool */
 
 static uint64_t pick(struct run *r, const uint64_t *v, size_t n)
 {
@@ -32,8 +32,7 @@ static uint64_t pick(struct run *r, const uint64_t *v, size_t n)
 
 static void random_params(struct run *r, bool huge)
 {
-	static const unsigned shapes[][2] = { { 10, 128 }, { 11, 64 }, { 9, 256 }, { 10, 32 },
-					      { 12, 64 } };
+	static const unsigned shapes[][2] = {{10, 128}, {11, 64}, {9, 256}, {10, 32}, {12, 64}};
 	struct model_params *p = &r->mp;
 	uint64_t seg, k;
 
@@ -51,13 +50,13 @@ static void random_params(struct run *r, bool huge)
 	if (huge)
 		p->nslots = (1ull << 21) + 1 + rng_below(&r->rng, 3 * seg);
 	else if (k < 10)
-		p->nslots = 1 + rng_below(&r->rng, seg - 1);        /* smaller than a segment */
+		p->nslots = 1 + rng_below(&r->rng, seg - 1); /* smaller than a segment */
 	else if (k < 35)
-		p->nslots = 1ull << (7 + rng_below(&r->rng, 6));    /* powers of two */
+		p->nslots = 1ull << (7 + rng_below(&r->rng, 6)); /* powers of two */
 	else if (k < 50)
-		p->nslots = seg * (1 + rng_below(&r->rng, 24));     /* whole segments */
+		p->nslots = seg * (1 + rng_below(&r->rng, 24)); /* whole segments */
 	else
-		p->nslots = seg + rng_below(&r->rng, 4096 - seg);   /* anything */
+		p->nslots = seg + rng_below(&r->rng, 4096 - seg); /* anything */
 	p->nareas_req = 1 + (unsigned)rng_below(&r->rng, 16);
 
 	p->dma_addr = diff_random_dma(r, p->nslots << p->slot_shift, huge);
@@ -92,10 +91,11 @@ uint64_t diff_random_dma(struct run *r, uint64_t bytes, bool huge)
 
 void diff_random_masks(struct run *r, struct model_dev *d)
 {
-	static const uint64_t min_align[] = { 0, 0x3, 0x7ff, 0xfff, 0x3fff };
-	static const uint64_t alloc_align[] = { 0, 0xfff, 0x1fff, 0x7fff };
-	static const uint64_t boundary[] = { UINT64_MAX, 0xffff, 0x3ffff, 0xfffff };
-	static const uint64_t small_boundary[] = { 0x3ff, 0x7ff, 0xfff, 0x1fff };
+	static const uint64_t min_align[] = {0, 0x3, 0x7ff, 0xfff, 0x3fff};
+	static const uint64_t alloc_align[] = {0, 0xfff, 0x1fff, 0x7fff};
+	/* 4 GiB, the boundary of many real devices: pools straddle it above. */
+	static const uint64_t boundary[] = {UINT64_MAX, 0xffff, 0x3ffff, 0xfffff, 0xffffffff};
+	static const uint64_t small_boundary[] = {0x3ff, 0x7ff, 0xfff, 0x1fff};
 
 	d->min_align_mask = pick(r, min_align, 5);
 	d->alloc_align_mask = pick(r, alloc_align, 4);
@@ -104,7 +104,7 @@ void diff_random_masks(struct run *r, struct model_dev *d)
 	else if (rng_pct(&r->rng, 50))
 		d->seg_boundary_mask = UINT64_MAX;
 	else
-		d->seg_boundary_mask = pick(r, boundary, 4);
+		d->seg_boundary_mask = pick(r, boundary, 5);
 	if (rng_pct(&r->rng, 3))
 		d->min_align_mask = 0x5; /* not of the form 2^k - 1 */
 }
@@ -130,9 +130,10 @@ static void create_dev(struct run *r, unsigned k)
 		dc.seg_boundary_mask = d->seg_boundary_mask == UINT64_MAX && rng_pct(&r->rng, 50)
 					       ? 0
 					       : d->seg_boundary_mask;
-		diff_set_op(r, "dev_create min_align 0x%" PRIx64 " alloc_align 0x%" PRIx64
-			  " seg_boundary 0x%" PRIx64,
-		       dc.min_align_mask, dc.alloc_align_mask, dc.seg_boundary_mask);
+		diff_set_op(r,
+			    "dev_create min_align 0x%" PRIx64 " alloc_align 0x%" PRIx64
+			    " seg_boundary 0x%" PRIx64,
+			    dc.min_align_mask, dc.alloc_align_mask, dc.seg_boundary_mask);
 		dev = (struct iotlb_dev *)0x1;
 		rc = iotlb_dev_create(r->mem, &dc, &dev);
 		diff_expect_rc(r, "iotlb_dev_create", rc, model_dev_check(&r->m, d));
@@ -145,7 +146,8 @@ static void create_dev(struct run *r, unsigned k)
 		r->ldev[k] = dev;
 		if (iotlb_max_mapping_size(dev) != model_max_mapping_size(&r->m, d))
 			diff_mismatch(r, "max_mapping_size %zu, model %" PRIu64,
-				 iotlb_max_mapping_size(dev), model_max_mapping_size(&r->m, d));
+				      iotlb_max_mapping_size(dev),
+				      model_max_mapping_size(&r->m, d));
 		return;
 	}
 }
@@ -321,8 +323,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-v")) {
 			r.verbose = true;
 		} else {
-			fprintf(stderr, "usage: %s [--seed N] [--ops N] [--configs N] [--config K] "
-					"[-v]\n",
+			fprintf(stderr,
+				"usage: %s [--seed N] [--ops N] [--configs N] [--config K] "
+				"[-v]\n",
 				argv[0]);
 			return 2;
 		}
@@ -357,9 +360,9 @@ int main(int argc, char **argv)
 		total += r.nops;
 	}
 	for (unsigned k = 0; k < NOPS; k++) {
-		static const char *const names[] = { "map", "unmap", "sync", "alloc", "free",
-						     "dev_create", "private", "dev_destroy",
-						     "add_pool" };
+		static const char *const names[] = {"map",     "unmap",	      "sync",
+						    "alloc",   "free",	      "dev_create",
+						    "private", "dev_destroy", "add_pool"};
 		const uint64_t *t = r.tally[k];
 
 		printf("  %-11s ok %" PRIu64 ", ENOSPC %" PRIu64 ", E2BIG %" PRIu64
@@ -374,8 +377,8 @@ int main(int argc, char **argv)
 	       "), maps over several shared pools %" PRIu64
 	       ", private pools carved from an added pool %" PRIu64 "\n",
 	       r.private_maps, r.private_nospace, r.multi_pool_maps, r.carved_from_later_pool);
-	printf("test_differential: %" PRIu64 " operations, no mismatch (seed %" PRIu64 ")\n",
-	       total, r.seed);
+	printf("test_differential: %" PRIu64 " operations, no mismatch (seed %" PRIu64 ")\n", total,
+	       r.seed);
 	free(r.src);
 	free(r.shadow);
 	free(r.snap);

@@ -267,6 +267,25 @@ static void test_s09_boundary_is_judged_on_masked_address(void **state)
 	model_fini(&m);
 }
 
+/* The library's test_s09_boundary_of_2_51_bytes_inside_the_pool_is_kept, in
+ * the model: a boundary of 2^40 slots, 8 slots into the pool. */
+static void test_s09_boundary_of_2_51_bytes_inside_the_pool(void **state)
+{
+	const uint64_t boundary = (uint64_t)1 << 51;
+	struct model m;
+	struct model_dev d = plain_dev();
+	uint64_t dma = 0;
+
+	(void)state;
+	d.seg_boundary_mask = boundary - 1;
+	fixture_at(&m, boundary - 8 * 2048, 256, 1);
+	assert_int_equal(model_map(&m, &d, 0, 0x100000, 40960, MODEL_TO_DEVICE, &dma), 0);
+	assert_int_equal(dma, boundary);
+	assert_int_equal(model_map(&m, &d, 0, 0x200000, 16384, MODEL_TO_DEVICE, &dma), 0);
+	assert_int_equal(dma, boundary + 20 * 2048);
+	model_fini(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_s08_larger_than_max_mapping_size_may_still_fit),
 		cmocka_unit_test(test_s09_segment_boundary),
 		cmocka_unit_test(test_s09_boundary_is_judged_on_masked_address),
+		cmocka_unit_test(test_s09_boundary_of_2_51_bytes_inside_the_pool),
 	};
 
 	return cmocka_run_group_tests_name("model_scenarios_1_9", tests, NULL, NULL);

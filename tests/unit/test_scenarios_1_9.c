@@ -216,6 +216,35 @@ static void test_s09_boundary_mask_moves_run_past_boundary(void **state)
 	fx_assert_list_fresh(f, 0, 256);
 }
 
+/*
+ * 9, with a boundary far above the slot size (2^51 bytes, 2^40 slots) that
+ * falls inside the pool, 8 slots from its start. From the cursor on slot 0 a
+ * 20-slot run would cross it, at slots 2, 4 and 6 too (page-aligned steps),
+ * so the first fit is slot 8, on the boundary; slots 0-7 stay free for runs
+ * that end on it.
+ */
+static void test_s09_boundary_of_2_51_bytes_inside_the_pool_is_kept(void **state)
+{
+	const uint64_t boundary = (uint64_t)1 << 51;
+	struct fx *f = *state;
+	struct iotlb_dev *d;
+	uint64_t a, b;
+
+	fx_prepare(f, 256);
+	f->cfg.dma_addr = boundary - 8 * FX_SLOT;
+	fx_create(f);
+	d = fx_dev(f, 0, 0, boundary - 1);
+	a = fx_map(f, d, 0, 40960, IOTLB_TO_DEVICE);
+	assert_int_equal(a, boundary);
+	assert_int_equal(fx_list(f, 0), 8);
+	/* Next fit goes on from the cursor, after the run (slot 28). */
+	b = fx_map(f, d, 0x20000, 8 * FX_SLOT, IOTLB_TO_DEVICE);
+	assert_int_equal(b, boundary + 20 * FX_SLOT);
+	fx_unmap(f, d, a, 40960, IOTLB_TO_DEVICE);
+	fx_unmap(f, d, b, 8 * FX_SLOT, IOTLB_TO_DEVICE);
+	fx_assert_list_fresh(f, 0, 256);
+}
+
 /* 10. alloc(8192) after a 1-slot map lands on slot 4, 8 KiB aligned. */
 int main(void)
 {
@@ -229,6 +258,7 @@ int main(void)
 		FX_TEST(test_s07_full_segment_fits_one_more_byte_is_too_big),
 		FX_TEST(test_s08_max_mapping_size_depends_on_min_align),
 		FX_TEST(test_s09_boundary_mask_moves_run_past_boundary),
+		FX_TEST(test_s09_boundary_of_2_51_bytes_inside_the_pool_is_kept),
 	};
 
 	return cmocka_run_group_tests_name("scenarios_1_9", tests, NULL, NULL);
