@@ -5,7 +5,8 @@
  * ("The slot search") over free-run counters derived from the same pool, and
  * every timed search is checked to return the slot the walk returns. The
  * 4-slot rows also time a bare scan written for exactly their request shape
- * (bare_scan below): what any bitmap search of this layout can hope for.
+ * (bare_scan below): the cost of reading these words with nothing else, the
+ * limit the library's search is measured against.
  *
  *   an empty pool (both find the slot at the cursor: the floor of a search);
  *   fragmented pools at 90 % and 99 % occupancy, a 4-slot map (8 KiB), from
