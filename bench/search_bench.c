@@ -128,7 +128,7 @@ static __attribute__((noipa)) int64_t kernel_walk(const struct iotlb__pool *pool
  * boundary, the area at the pool's start), skips no segment by its hint, and
  * scans stretch one then the whole area again from 0, which returns the
  * walk's slot whenever the walk's wrap limit does not cut stretch two (the
- * caller checks). It is what "10x faster than the walk" would have to beat.
+ * caller checks). The library's search is measured against it.
  */
 static uint64_t bare_stretch(const uint64_t *map, uint64_t nwords, uint64_t from, uint64_t to)
 {
