@@ -122,7 +122,7 @@ static __attribute__((noipa)) int64_t kernel_walk(const struct iotlb__pool *pool
 }
 
 /*
- * The least a bitmap scan for the 4-slot rows can cost: the same words, the
+ * A bitmap scan for the 4-slot rows with nothing else: the same words, the
  * same answer (checked), none of the library's generality. It knows the
  * shape (4 slots, every other slot a candidate, 128-slot segments, no
  * boundary, the area at the pool's start), skips no segment by its hint, and
