@@ -312,27 +312,51 @@ static void fragment(struct bed *b, double occupancy)
 	free(len);
 }
 
-int main(void)
+static bool row_wanted(const char *only, const char *row)
 {
+	return !only || !strcmp(only, row);
+}
+
+/*
+ * iotlb-search-bench [floor|90|99|fail]: all rows, or only the one named
+ * (for callgrind: --toggle-collect=iotlb__search_area or =bare_scan).
+ */
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
 	struct bed b;
 
+	if (argc > 2 || (only && strcmp(only, "floor") && strcmp(only, "90") &&
+			 strcmp(only, "99") && strcmp(only, "fail"))) {
+		fprintf(stderr, "usage: iotlb-search-bench [floor|90|99|fail]\n");
+		return 2;
+	}
 	printf("# iotlb-search-bench: one area; bitmap search vs the kernel walk over the same "
 	       "occupancy, same slot checked; medians\n");
 	/* The floor: an empty area, where both find the slot at the cursor. What
 	 * this costs the bitmap is the least any search costs (docs/performance.md,
 	 * "The hot path", on the 90 % row). */
-	bed_create(&b, (size_t)64 << 20);
-	compare("64 MiB, 4-slot map, empty (floor)", &b, 8192, 15, 50, 256);
-	bed_destroy(&b);
+	if (row_wanted(only, "floor")) {
+		bed_create(&b, (size_t)64 << 20);
+		compare("64 MiB, 4-slot map, empty (floor)", &b, 8192, 15, 50, 256);
+		bed_destroy(&b);
+	}
 	for (int pct = 90; pct <= 99; pct += 9) {
 		char what[64];
 
+		snprintf(what, sizeof(what), "%d", pct);
+		if (!row_wanted(only, what))
+			continue;
+		/* Each row its own seed: the same occupancy run alone or with the rest. */
+		rng_state = 42 + (uint64_t)(pct - 90);
 		bed_create(&b, (size_t)64 << 20);
 		fragment(&b, pct / 100.0);
 		snprintf(what, sizeof(what), "64 MiB, 4-slot map, %d %% target", pct);
 		compare(what, &b, 8192, 15, 50, 256);
 		bed_destroy(&b);
 	}
+	if (!row_wanted(only, "fail"))
+		return 0;
 	/* Every other slot taken: no 2-slot run anywhere, yet half the pool free. */
 	bed_create(&b, (size_t)1 << 30);
 	{
