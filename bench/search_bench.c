@@ -50,6 +50,7 @@ struct bed {
 	char *region;
 	size_t bytes;
 	char *src;
+	uint64_t *dma, *len, n; /* the live mappings (len in slots), unmapped at the end */
 };
 
 static void bed_create(struct bed *b, size_t bytes)
@@ -61,12 +62,15 @@ static void bed_create(struct bed *b, size_t bytes)
 	b->region = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	b->src = calloc(1, 1 << 18);
+	b->dma = malloc((bytes >> 11) * sizeof(*b->dma));
+	b->len = malloc((bytes >> 11) * sizeof(*b->len));
+	b->n = 0;
 	c.vaddr = b->region;
 	c.dma_addr = DMA_BASE;
 	c.size = bytes;
 	c.nareas = 1;
-	if (b->region == MAP_FAILED || !b->src || iotlb_mem_create(&c, &b->mem) ||
-	    iotlb_dev_create(b->mem, &d, &b->dev)) {
+	if (b->region == MAP_FAILED || !b->src || !b->dma || !b->len ||
+	    iotlb_mem_create(&c, &b->mem) || iotlb_dev_create(b->mem, &d, &b->dev)) {
 		fprintf(stderr, "iotlb-search-bench: set-up failed\n");
 		exit(1);
 	}
@@ -74,10 +78,17 @@ static void bed_create(struct bed *b, size_t bytes)
 
 static void bed_destroy(struct bed *b)
 {
-	iotlb_dev_destroy(b->dev);
-	iotlb_mem_destroy(b->mem);
+	for (uint64_t i = 0; i < b->n; i++)
+		if (iotlb_unmap(b->dev, b->dma[i], b->len[i] << 11, IOTLB_TO_DEVICE, 0))
+			exit(1);
+	if (iotlb_dev_destroy(b->dev) || iotlb_mem_destroy(b->mem)) {
+		fprintf(stderr, "iotlb-search-bench: tear-down failed\n");
+		exit(1);
+	}
 	munmap(b->region, b->bytes);
 	free(b->src);
+	free(b->dma);
+	free(b->len);
 }
 
 /* The kernel's walk (docs/algorithm.md, "The slot search"), over list[];
@@ -279,10 +290,8 @@ static void compare(const char *what, struct bed *b, size_t map_bytes, unsigned 
 static void fragment(struct bed *b, double occupancy)
 {
 	uint64_t nslots = b->bytes >> 11, cap = nslots, n = 0, used = 0;
-	uint64_t *dma = malloc(cap * sizeof(*dma)), *len = malloc(cap * sizeof(*len));
+	uint64_t *dma = b->dma, *len = b->len;
 
-	if (!dma || !len)
-		exit(1);
 	for (unsigned misses = 0; misses < 64 && n < cap;) {
 		uint64_t slots = 1 + rng() % 8;
 
@@ -308,8 +317,7 @@ static void fragment(struct bed *b, double occupancy)
 		dma[i] = dma[--n];
 		len[i] = len[n];
 	}
-	free(dma);
-	free(len);
+	b->n = n;
 }
 
 static bool row_wanted(const char *only, const char *row)
@@ -368,6 +376,10 @@ int main(int argc, char **argv)
 		for (uint64_t i = 0; i < nslots; i += 2)
 			if (iotlb_unmap(b.dev, DMA_BASE + (i << 11), 64, IOTLB_TO_DEVICE, 0))
 				exit(1);
+		for (uint64_t i = 1; i < nslots; i += 2) {
+			b.dma[b.n] = DMA_BASE + (i << 11);
+			b.len[b.n++] = 1;
+		}
 	}
 	compare("1 GiB, failing 2-slot map", &b, 3000, 11, 3, 1);
 	bed_destroy(&b);
