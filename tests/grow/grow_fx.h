@@ -159,6 +159,21 @@ static inline void wait_grow_attempts(struct gfx *g, uint64_t n)
 		fail_msg("grow_attempts never reached %llu", (unsigned long long)n);
 }
 
+/*
+ * A map the full mem refuses: -ENOSPC with *dma untouched, after which the
+ * growth worker it woke makes one attempt (whose outcome the caller checks).
+ */
+static inline void g_map_fails_and_asks_growth(struct gfx *g, struct iotlb_dev *d, size_t size)
+{
+	uint64_t dma = DMA_SENTINEL;
+
+	assert_int_equal(
+		iotlb_map(d, 0, orig_at(g, 0), size, IOTLB_TO_DEVICE, IOTLB_ATTR_NO_WARN, &dma),
+		-ENOSPC);
+	assert_int_equal(dma, DMA_SENTINEL);
+	wait_grow_attempts(g, 1);
+}
+
 /* The worker has no request pending (it clears the flag after its attempt). */
 static inline bool grow_idle(struct gfx *g)
 {

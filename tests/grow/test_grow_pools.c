@@ -80,11 +80,7 @@ static void test_provider_failure_is_enospc_and_a_later_map_succeeds(void **stat
 	g_fill(g, 128, &fill);
 
 	tp_fail_next(&g->tp, 2);
-	assert_int_equal(iotlb_map(g->dev, 0, orig_at(g, 0), 4096, IOTLB_TO_DEVICE,
-				   IOTLB_ATTR_NO_WARN, &dma),
-			 -ENOSPC);
-	assert_int_equal(dma, DMA_SENTINEL);
-	wait_grow_attempts(g, 1);
+	g_map_fails_and_asks_growth(g, g->dev, 4096);
 	assert_true(TP_WAIT_FOR(g_stats(g).grow_failures == 1 && grow_idle(g)));
 	s = g_stats(g);
 	assert_int_equal(s.map_fail_nospace, 1);

@@ -34,18 +34,14 @@ static void test_provider_success_without_a_region_counts_as_a_refusal(void **st
 	struct gfx *g = *state;
 	struct iotlb_stats s;
 	struct tp_counts c;
-	uint64_t fill, dma = DMA_SENTINEL;
+	uint64_t fill;
 
 	g_prepare(g, 128, 1, true);
 	g->cfg.region_ops = &empty_ops;
 	g_create(g);
 	g_fill(g, 128, &fill);
 
-	assert_int_equal(iotlb_map(g->dev, 0, orig_at(g, 0), 4096, IOTLB_TO_DEVICE,
-				   IOTLB_ATTR_NO_WARN, &dma),
-			 -ENOSPC);
-	assert_int_equal(dma, DMA_SENTINEL);
-	wait_grow_attempts(g, 1);
+	g_map_fails_and_asks_growth(g, g->dev, 4096);
 	assert_true(TP_WAIT_FOR(g_stats(g).grow_failures == 1 && grow_idle(g)));
 	s = g_stats(g);
 	assert_int_equal(s.map_fail_nospace, 1);
@@ -72,18 +68,14 @@ static void test_request_wider_than_its_boundary_window_asks_no_transient_region
 	struct iotlb_dev *narrow;
 	struct iotlb_stats s;
 	struct tp_counts c;
-	uint64_t dma = DMA_SENTINEL;
+	uint64_t dma;
 
 	g_prepare(g, 128, 1, true);
 	g->cfg.grow_size = 128 * SLOT;
 	g_create(g);
 	narrow = g_dev(g, 0, 0, 2 * SLOT - 1);
 
-	assert_int_equal(iotlb_map(narrow, 0, orig_at(g, 0), 3 * SLOT - 100, IOTLB_TO_DEVICE,
-				   IOTLB_ATTR_NO_WARN, &dma),
-			 -ENOSPC);
-	assert_int_equal(dma, DMA_SENTINEL);
-	wait_grow_attempts(g, 1);
+	g_map_fails_and_asks_growth(g, narrow, 3 * SLOT - 100);
 	wait_grown(g, 2);
 	s = g_stats(g);
 	assert_int_equal(s.map_fail_nospace, 1);
